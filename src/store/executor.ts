@@ -1,0 +1,157 @@
+import type { DataSource, QueryRunner } from 'typeorm';
+import { UnsupportedDatabaseError } from '../core/errors';
+import { dialectOf, SqlCodec, type Dialect } from './dialect';
+
+/** Rows returned and rows changed by one statement. */
+export interface ExecResult<Row = Record<string, unknown>> {
+  rows: Row[];
+  affected: number;
+}
+
+/** Runs upkeep's SQL: one statement at a time, or a function inside one transaction. */
+export interface Executor {
+  readonly dialect: Dialect;
+  readonly codec: SqlCodec;
+  /** Runs one statement written with `?` placeholders. */
+  query<Row = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<ExecResult<Row>>;
+  /** Runs `fn` in one transaction; nested calls join the outer one. */
+  transaction<T>(fn: (tx: Executor) => Promise<T>): Promise<T>;
+}
+
+/** PostgreSQL and MySQL/MariaDB through TypeORM query runners (so replication settings hold). */
+class QueryRunnerExecutor implements Executor {
+  readonly codec: SqlCodec;
+  constructor(
+    private readonly dataSource: DataSource,
+    readonly dialect: Dialect,
+    private readonly runner?: QueryRunner,
+  ) {
+    this.codec = new SqlCodec(dialect);
+  }
+
+  async query<Row>(sql: string, params: unknown[] = []): Promise<ExecResult<Row>> {
+    const runner = this.runner ?? this.dataSource.createQueryRunner('master');
+    try {
+      const result = await runner.query(this.codec.sql(sql), params, true);
+      return { rows: (result.records ?? []) as Row[], affected: result.affected ?? 0 };
+    } finally {
+      if (!this.runner) await runner.release();
+    }
+  }
+
+  async transaction<T>(fn: (tx: Executor) => Promise<T>): Promise<T> {
+    if (this.runner) return fn(this);
+    const runner = this.dataSource.createQueryRunner('master');
+    await runner.connect();
+    await runner.startTransaction();
+    try {
+      const result = await fn(new QueryRunnerExecutor(this.dataSource, this.dialect, runner));
+      await runner.commitTransaction();
+      return result;
+    } catch (error) {
+      if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
+      throw error;
+    } finally {
+      await runner.release();
+    }
+  }
+}
+
+interface BetterSqliteStatement {
+  reader: boolean;
+  all(...params: unknown[]): unknown[];
+  run(...params: unknown[]): { changes: number };
+}
+interface BetterSqliteDatabase {
+  prepare(sql: string): BetterSqliteStatement;
+}
+
+/**
+ * SQLite through the better-sqlite3 handle TypeORM opened. Statements are synchronous, so
+ * upkeep's own work is serialised through one promise chain: a transaction is never
+ * interleaved with another upkeep statement on the shared connection.
+ */
+class SqliteExecutor implements Executor {
+  readonly dialect = 'sqlite' as const;
+  readonly codec = new SqlCodec('sqlite');
+  private readonly statements = new Map<string, BetterSqliteStatement>();
+  private tail: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly dataSource: DataSource) {}
+
+  private get db(): BetterSqliteDatabase {
+    const db = (this.dataSource.driver as unknown as { databaseConnection?: BetterSqliteDatabase }).databaseConnection;
+    if (!db) throw new UnsupportedDatabaseError('The SQLite DataSource is not initialized');
+    return db;
+  }
+
+  runNow<Row>(sql: string, params: unknown[]): ExecResult<Row> {
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(sql);
+      if (this.statements.size > 500) this.statements.clear();
+      this.statements.set(sql, statement);
+    }
+    if (statement.reader) {
+      const rows = statement.all(...params) as Row[];
+      return { rows, affected: rows.length };
+    }
+    return { rows: [], affected: statement.run(...params).changes };
+  }
+
+  private serialize<T>(fn: () => Promise<T> | T): Promise<T> {
+    const run = this.tail.then(fn, fn);
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  query<Row>(sql: string, params: unknown[] = []): Promise<ExecResult<Row>> {
+    return this.serialize(() => this.runNow<Row>(sql, params));
+  }
+
+  transaction<T>(fn: (tx: Executor) => Promise<T>): Promise<T> {
+    return this.serialize(async () => {
+      this.runNow('BEGIN IMMEDIATE', []);
+      const inner: Executor = {
+        dialect: 'sqlite',
+        codec: this.codec,
+        query: async <Row>(sql: string, params: unknown[] = []) => this.runNow<Row>(sql, params),
+        transaction: (nested) => nested(inner),
+      };
+      try {
+        const result = await fn(inner);
+        this.runNow('COMMIT', []);
+        return result;
+      } catch (error) {
+        try {
+          this.runNow('ROLLBACK', []);
+        } catch {
+          // already rolled back by SQLite itself
+        }
+        throw error;
+      }
+    });
+  }
+}
+
+const executors = new WeakMap<DataSource, Executor>();
+
+/** The executor of a DataSource (one per DataSource, shared by every upkeep object on it). */
+export function executorFor(dataSource: DataSource): Executor {
+  let executor = executors.get(dataSource);
+  if (!executor) {
+    const dialect = dialectOf(dataSource);
+    if (dialect === 'sqlite') {
+      if (dataSource.options.type !== 'better-sqlite3') {
+        throw new UnsupportedDatabaseError(
+          `upkeep's SQLite support uses the better-sqlite3 driver; got "${dataSource.options.type}"`,
+        );
+      }
+      executor = new SqliteExecutor(dataSource);
+    } else {
+      executor = new QueryRunnerExecutor(dataSource, dialect);
+    }
+    executors.set(dataSource, executor);
+  }
+  return executor;
+}

@@ -1,0 +1,499 @@
+import type { DataSource } from 'typeorm';
+import { sourcesOf, type TaskFailureReason, type TaskStatus } from '../core/status';
+import type { MaintenanceTask, TaskInfo } from '../entities/maintenance-task.entity';
+import { executorFor, type Executor } from './executor';
+import { rowToTask } from './task-row';
+
+/** A row to insert into `maintenance_tasks`. */
+export interface NewTaskRow {
+  id: string;
+  status: TaskStatus;
+  processorType: string;
+  processorJson: string;
+  delay: number;
+  startAt: Date;
+  priority: number;
+  maxAttempts: number;
+  timeoutMs: number | null;
+  uniqueKey: string | null;
+  dependsOn: string[];
+  estimatedMemoryMb: number | null;
+  assignedDevice: string | null;
+  failureReason?: TaskFailureReason | null;
+  info?: TaskInfo | null;
+}
+
+/** Column changes applied together with a status change. */
+export interface TaskPatch {
+  info?: TaskInfo | null;
+  failureReason?: TaskFailureReason | null;
+  lastError?: string | null;
+  startAt?: Date;
+  delay?: number;
+  cursor?: string | null;
+  processorJson?: string;
+  attempts?: number;
+  /** Releases the lease (locked_by, lease_expires_at, control → NULL). */
+  releaseLease?: boolean;
+  finished?: boolean;
+  actualMemoryMb?: number | null;
+  assignedDevice?: string | null;
+  serviceInstanceId?: string | null;
+  resourceCleanupCompleted?: boolean;
+  control?: 'cancel' | 'pause' | null;
+}
+
+/** Conditions a conditional UPDATE checks besides the transition table. */
+export interface TransitionGuard {
+  /** Only when the task is held by this runner. */
+  lockedBy?: string;
+  /** Only from these statuses (defaults to every status the table allows to reach the target). */
+  from?: readonly TaskStatus[];
+}
+
+const CHUNK = 500;
+
+function chunks<T>(items: readonly T[], size = CHUNK): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+const TASK_TABLE = 'maintenance_tasks';
+const DEP_TABLE = 'maintenance_task_dependencies';
+
+/**
+ * Every SQL statement upkeep runs against `maintenance_tasks` and its dependency table.
+ * Status changes are conditional UPDATEs built from the transition table, so concurrent
+ * writers can never both win; callers learn from the result whether they did.
+ */
+export class TaskStore {
+  readonly db: Executor;
+
+  constructor(readonly dataSource: DataSource) {
+    this.db = executorFor(dataSource);
+  }
+
+  private get c() {
+    return this.db.codec;
+  }
+
+  private t(name = TASK_TABLE) {
+    return this.c.id(name);
+  }
+
+  /** Inserts tasks (in chunks, one statement each); rows whose unique key exists already are skipped. */
+  async insertTasks(rows: readonly NewTaskRow[], now: Date): Promise<Array<{ task: MaintenanceTask; created: boolean }>> {
+    if (!rows.length) return [];
+    const c = this.c;
+    const cols = [
+      'id', 'status', 'processor_type', 'processor_json', 'delay', 'info', 'created_at', 'updated_at', 'start_at',
+      'priority', 'attempts', 'max_attempts', 'timeout_ms', 'unique_key', 'depends_on_count', 'estimated_memory_mb',
+      'assigned_device', 'failure_reason', 'finished_at', 'resource_cleanup_completed', 'version',
+    ];
+    const tuple = `(${cols.map((col) => (col === 'info' && c.dialect === 'postgres' ? 'CAST(? AS jsonb)' : '?')).join(', ')})`;
+    const conflict =
+      c.dialect === 'mysql' ? ` ON DUPLICATE KEY UPDATE ${c.id('id')} = ${c.id('id')}` : ` ON CONFLICT (${c.id('unique_key')}) DO NOTHING`;
+    const nowParam = c.date(now);
+    return this.db.transaction(async (tx) => {
+      for (const part of chunks(rows)) {
+        const params: unknown[] = [];
+        for (const r of part) {
+          const finished = r.status === 'CANCELLED' || r.status === 'ERROR' ? nowParam : null;
+          params.push(
+            r.id, r.status, r.processorType, r.processorJson, r.delay, c.json(r.info ?? null), nowParam, nowParam,
+            c.date(r.startAt), r.priority, 0, r.maxAttempts, r.timeoutMs, r.uniqueKey, r.dependsOn.length,
+            r.estimatedMemoryMb, r.assignedDevice, r.failureReason ?? null, finished, c.bool(false), 1,
+          );
+        }
+        await tx.query(
+          `INSERT INTO ${this.t()} (${cols.map((col) => c.id(col)).join(', ')}) VALUES ${part.map(() => tuple).join(', ')}${conflict}`,
+          params,
+        );
+      }
+      // Which keyed rows lost to an existing task with the same key.
+      const keyed = rows.filter((r) => r.uniqueKey !== null);
+      const winners = new Map<string, MaintenanceTask>();
+      for (const part of chunks(keyed)) {
+        const found = await tx.query(`SELECT * FROM ${this.t()} WHERE ${c.id('unique_key')} IN ${c.list(part.length)}`, part.map((r) => r.uniqueKey));
+        for (const row of found.rows) {
+          const task = rowToTask(row, c);
+          winners.set(task.uniqueKey!, task);
+        }
+      }
+      const createdRows = rows.filter((r) => r.uniqueKey === null || winners.get(r.uniqueKey)?.id === r.id);
+      const deps = createdRows.flatMap((r) => r.dependsOn.map((dep) => [r.id, dep] as const));
+      for (const part of chunks(deps)) {
+        await tx.query(
+          `INSERT INTO ${this.t(DEP_TABLE)} (${c.id('task_id')}, ${c.id('depends_on_id')}, ${c.id('created_at')}) VALUES ${part.map(() => '(?, ?, ?)').join(', ')}`,
+          part.flatMap(([taskId, dep]) => [taskId, dep, nowParam]),
+        );
+      }
+      const createdIds = new Set(createdRows.map((r) => r.id));
+      const fresh = await this.getTasksWith(tx, [...createdIds]);
+      return rows.map((r) => {
+        const winner = r.uniqueKey !== null ? winners.get(r.uniqueKey) : undefined;
+        if (winner && winner.id !== r.id) return { task: winner, created: false };
+        return { task: fresh.get(r.id)!, created: true };
+      });
+    });
+  }
+
+  private async getTasksWith(db: Executor, ids: readonly string[]): Promise<Map<string, MaintenanceTask>> {
+    const out = new Map<string, MaintenanceTask>();
+    for (const part of chunks(ids)) {
+      const { rows } = await db.query(`SELECT * FROM ${this.t()} WHERE ${this.c.id('id')} IN ${this.c.list(part.length)}`, part);
+      for (const row of rows) {
+        const task = rowToTask(row, this.c);
+        out.set(task.id, task);
+      }
+    }
+    return out;
+  }
+
+  /** Tasks by id (missing ids are absent from the map). */
+  getTasks(ids: readonly string[]): Promise<Map<string, MaintenanceTask>> {
+    return this.getTasksWith(this.db, ids);
+  }
+
+  /** One task, or null. */
+  async getTask(id: string): Promise<MaintenanceTask | null> {
+    return (await this.getTasks([id])).get(id) ?? null;
+  }
+
+  /** Status of each dependency id that exists. */
+  async statusesOf(ids: readonly string[]): Promise<Map<string, TaskStatus>> {
+    const out = new Map<string, TaskStatus>();
+    for (const part of chunks(ids)) {
+      const { rows } = await this.db.query<{ id: string; status: TaskStatus }>(
+        `SELECT ${this.c.id('id')}, ${this.c.id('status')} FROM ${this.t()} WHERE ${this.c.id('id')} IN ${this.c.list(part.length)}`,
+        part,
+      );
+      for (const row of rows) out.set(row.id, row.status);
+    }
+    return out;
+  }
+
+  /** SQL of the "due and unblocked" condition on alias `t`. */
+  private dueCondition(typeCount: number): string {
+    const c = this.c;
+    return `t.${c.id('status')} = 'PENDING' AND t.${c.id('start_at')} <= ? AND t.${c.id('processor_type')} IN ${c.list(typeCount)}
+      AND (t.${c.id('depends_on_count')} = 0 OR NOT EXISTS (
+        SELECT 1 FROM ${this.t(DEP_TABLE)} d JOIN ${this.t()} p ON p.${c.id('id')} = d.${c.id('depends_on_id')}
+        WHERE d.${c.id('task_id')} = t.${c.id('id')} AND p.${c.id('status')} <> 'COMPLETED'))`;
+  }
+
+  /**
+   * Claims up to `limit` due tasks of the given types, highest priority first, and marks
+   * them WORKING with a lease held by `runnerId`. One statement on PostgreSQL and SQLite;
+   * a SKIP LOCKED transaction on MySQL/MariaDB.
+   */
+  async claim(opts: { runnerId: string; types: readonly string[]; limit: number; leaseMs: number; now: Date }): Promise<MaintenanceTask[]> {
+    if (!opts.types.length || opts.limit <= 0) return [];
+    const c = this.c;
+    const now = c.date(opts.now);
+    const lease = c.date(new Date(opts.now.getTime() + opts.leaseMs));
+    const order = `t.${c.id('priority')} DESC, t.${c.id('start_at')} ASC, t.${c.id('id')} ASC`;
+    const set = `${c.id('status')} = 'WORKING', ${c.id('locked_by')} = ?, ${c.id('lease_expires_at')} = ?, ${c.id('attempts')} = ${c.id('attempts')} + 1,
+      ${c.id('started_at')} = ?, ${c.id('updated_at')} = ?, ${c.id('version')} = ${c.id('version')} + 1, ${c.id('control')} = NULL,
+      ${c.id('resource_cleanup_completed')} = ?`;
+    const setParams = [opts.runnerId, lease, now, now, c.bool(false)];
+    const whereParams = [now, ...opts.types];
+    let rows: Record<string, unknown>[];
+    if (c.dialect === 'postgres') {
+      ({ rows } = await this.db.query(
+        `WITH due AS (SELECT t.${c.id('id')} FROM ${this.t()} t WHERE ${this.dueCondition(opts.types.length)}
+           ORDER BY ${order} LIMIT ? FOR UPDATE SKIP LOCKED)
+         UPDATE ${this.t()} SET ${set} FROM due WHERE ${this.t()}.${c.id('id')} = due.${c.id('id')} RETURNING ${this.t()}.*`,
+        [...whereParams, opts.limit, ...setParams],
+      ));
+    } else if (c.dialect === 'sqlite') {
+      ({ rows } = await this.db.query(
+        `UPDATE ${this.t()} SET ${set} WHERE ${c.id('id')} IN (SELECT t.${c.id('id')} FROM ${this.t()} t
+           WHERE ${this.dueCondition(opts.types.length)} ORDER BY ${order} LIMIT ?) RETURNING *`,
+        [...setParams, ...whereParams, opts.limit],
+      ));
+    } else {
+      rows = await this.db.transaction(async (tx) => {
+        const picked = await tx.query<{ id: string }>(
+          `SELECT t.${c.id('id')} FROM ${this.t()} t WHERE ${this.dueCondition(opts.types.length)}
+           ORDER BY ${order} LIMIT ? FOR UPDATE SKIP LOCKED`,
+          [...whereParams, opts.limit],
+        );
+        if (!picked.rows.length) return [];
+        const ids = picked.rows.map((r) => r.id);
+        await tx.query(`UPDATE ${this.t()} SET ${set} WHERE ${c.id('id')} IN ${c.list(ids.length)}`, [...setParams, ...ids]);
+        return (await tx.query(`SELECT * FROM ${this.t()} WHERE ${c.id('id')} IN ${c.list(ids.length)}`, ids)).rows;
+      });
+    }
+    return rows
+      .map((row) => rowToTask(row, c))
+      .sort((a, b) => b.priority - a.priority || a.startAt.getTime() - b.startAt.getTime() || (a.id < b.id ? -1 : 1));
+  }
+
+  /**
+   * Writes many successful results at once (one statement per chunk). Only rows still
+   * WORKING under `runnerId` change; returns the ids that did.
+   */
+  async completeMany(
+    runnerId: string,
+    items: ReadonlyArray<{ id: string; info: TaskInfo; actualMemoryMb: number | null; cleanupDone: boolean; progressDone: number | null }>,
+    now: Date,
+  ): Promise<string[]> {
+    const c = this.c;
+    const done: string[] = [];
+    for (const part of chunks(items, 200)) {
+      const ids = part.map((i) => i.id);
+      const jsonCast = c.dialect === 'postgres' ? 'CAST(? AS jsonb)' : '?';
+      const caseOf = (col: string, value: string) => `${c.id(col)} = CASE ${c.id('id')} ${part.map(() => `WHEN ? THEN ${value}`).join(' ')} END`;
+      const intCast = c.dialect === 'postgres' ? 'CAST(? AS integer)' : '?';
+      const boolCast = c.dialect === 'postgres' ? 'CAST(? AS boolean)' : '?';
+      const sets = [
+        `${c.id('status')} = 'COMPLETED'`,
+        caseOf('info', jsonCast),
+        caseOf('actual_memory_mb', intCast),
+        caseOf('resource_cleanup_completed', boolCast),
+        `${c.id('progress_done')} = COALESCE(CASE ${c.id('id')} ${part.map(() => `WHEN ? THEN ${intCast}`).join(' ')} END, ${c.id('progress_done')})`,
+        `${c.id('finished_at')} = ?`, `${c.id('updated_at')} = ?`, `${c.id('locked_by')} = NULL`, `${c.id('lease_expires_at')} = NULL`,
+        `${c.id('control')} = NULL`, `${c.id('failure_reason')} = NULL`, `${c.id('version')} = ${c.id('version')} + 1`,
+      ];
+      const params: unknown[] = [
+        ...part.flatMap((i) => [i.id, c.json(i.info)]),
+        ...part.flatMap((i) => [i.id, i.actualMemoryMb]),
+        ...part.flatMap((i) => [i.id, c.bool(i.cleanupDone)]),
+        ...part.flatMap((i) => [i.id, i.progressDone]),
+        c.date(now), c.date(now),
+      ];
+      const where = `${c.id('id')} IN ${c.list(ids.length)} AND ${c.id('status')} = 'WORKING' AND ${c.id('locked_by')} = ?`;
+      if (c.dialect === 'mysql') {
+        await this.db.transaction(async (tx) => {
+          const held = await tx.query<{ id: string }>(`SELECT ${c.id('id')} FROM ${this.t()} WHERE ${where} FOR UPDATE`, [...ids, runnerId]);
+          if (!held.rows.length) return;
+          await tx.query(`UPDATE ${this.t()} SET ${sets.join(', ')} WHERE ${where}`, [...params, ...ids, runnerId]);
+          done.push(...held.rows.map((r) => r.id));
+        });
+      } else {
+        const { rows } = await this.db.query<{ id: string }>(
+          `UPDATE ${this.t()} SET ${sets.join(', ')} WHERE ${where} RETURNING ${c.id('id')}`,
+          [...params, ...ids, runnerId],
+        );
+        done.push(...rows.map((r) => r.id));
+      }
+    }
+    return done;
+  }
+
+  /**
+   * Conditional status change of one task: applied only when the task's status is one the
+   * transition table allows to reach `to` (narrowed by `guard.from`) and, when given, the
+   * lease is held by `guard.lockedBy`. Returns whether this writer won.
+   */
+  async transition(id: string, to: TaskStatus, patch: TaskPatch, now: Date, guard: TransitionGuard = {}): Promise<boolean> {
+    const c = this.c;
+    const allowed = sourcesOf(to).filter((s) => !guard.from || guard.from.includes(s));
+    if (!allowed.length) return false;
+    const sets: string[] = [`${c.id('status')} = ?`, `${c.id('updated_at')} = ?`, `${c.id('version')} = ${c.id('version')} + 1`];
+    const params: unknown[] = [to, c.date(now)];
+    const put = (col: string, value: unknown, cast?: string) => {
+      sets.push(`${c.id(col)} = ${cast && c.dialect === 'postgres' ? `CAST(? AS ${cast})` : '?'}`);
+      params.push(value);
+    };
+    if (patch.info !== undefined) put('info', c.json(patch.info), 'jsonb');
+    if (patch.failureReason !== undefined) put('failure_reason', patch.failureReason);
+    if (patch.lastError !== undefined) put('last_error', patch.lastError);
+    if (patch.startAt !== undefined) put('start_at', c.date(patch.startAt));
+    if (patch.delay !== undefined) put('delay', patch.delay);
+    if (patch.cursor !== undefined) put('cursor', patch.cursor);
+    if (patch.processorJson !== undefined) put('processor_json', patch.processorJson);
+    if (patch.attempts !== undefined) put('attempts', patch.attempts);
+    if (patch.actualMemoryMb !== undefined) put('actual_memory_mb', patch.actualMemoryMb);
+    if (patch.assignedDevice !== undefined) put('assigned_device', patch.assignedDevice);
+    if (patch.serviceInstanceId !== undefined) put('service_instance_id', patch.serviceInstanceId);
+    if (patch.resourceCleanupCompleted !== undefined) put('resource_cleanup_completed', c.bool(patch.resourceCleanupCompleted));
+    if (patch.control !== undefined) put('control', patch.control);
+    if (patch.releaseLease) {
+      sets.push(`${c.id('locked_by')} = NULL`, `${c.id('lease_expires_at')} = NULL`);
+      if (patch.control === undefined) sets.push(`${c.id('control')} = NULL`);
+    }
+    if (patch.finished) put('finished_at', c.date(now));
+    let where = `${c.id('id')} = ? AND ${c.id('status')} IN ${c.list(allowed.length)}`;
+    params.push(id, ...allowed);
+    if (guard.lockedBy !== undefined) {
+      where += ` AND ${c.id('locked_by')} = ?`;
+      params.push(guard.lockedBy);
+    }
+    const { affected } = await this.db.query(`UPDATE ${this.t()} SET ${sets.join(', ')} WHERE ${where}`, params);
+    return affected > 0;
+  }
+
+  /** Sets an admin request on a WORKING task (`cancel`/`pause`); true when the task was WORKING. */
+  async requestControl(id: string, action: 'cancel' | 'pause', now: Date): Promise<boolean> {
+    const c = this.c;
+    const { affected } = await this.db.query(
+      `UPDATE ${this.t()} SET ${c.id('control')} = ?, ${c.id('updated_at')} = ? WHERE ${c.id('id')} = ? AND ${c.id('status')} = 'WORKING'`,
+      [action, c.date(now), id],
+    );
+    return affected > 0;
+  }
+
+  /**
+   * Renews the lease of every task `runnerId` holds and returns them with any admin
+   * request, so the runner can notice lost leases and cancel or pause requests.
+   */
+  async heartbeat(runnerId: string, leaseMs: number, now: Date): Promise<Array<{ id: string; control: 'cancel' | 'pause' | null }>> {
+    const c = this.c;
+    await this.db.query(
+      `UPDATE ${this.t()} SET ${c.id('lease_expires_at')} = ? WHERE ${c.id('locked_by')} = ? AND ${c.id('status')} = 'WORKING'`,
+      [c.date(new Date(now.getTime() + leaseMs)), runnerId],
+    );
+    const { rows } = await this.db.query<{ id: string; control: 'cancel' | 'pause' | null }>(
+      `SELECT ${c.id('id')}, ${c.id('control')} FROM ${this.t()} WHERE ${c.id('locked_by')} = ? AND ${c.id('status')} = 'WORKING'`,
+      [runnerId],
+    );
+    return rows;
+  }
+
+  /** Renews the lease of one task held by `runnerId` (ctx.heartbeat). */
+  async renewLease(runnerId: string, id: string, leaseMs: number, now: Date): Promise<boolean> {
+    const c = this.c;
+    const { affected } = await this.db.query(
+      `UPDATE ${this.t()} SET ${c.id('lease_expires_at')} = ? WHERE ${c.id('id')} = ? AND ${c.id('locked_by')} = ? AND ${c.id('status')} = 'WORKING'`,
+      [c.date(new Date(now.getTime() + leaseMs)), id, runnerId],
+    );
+    return affected > 0;
+  }
+
+  /** Stores progress and cursor of a running task (only while `runnerId` holds it). */
+  async saveProgress(runnerId: string, id: string, progress: { done?: number | null; total?: number | null; cursor?: string | null }, now: Date): Promise<boolean> {
+    const c = this.c;
+    const sets = [`${c.id('updated_at')} = ?`];
+    const params: unknown[] = [c.date(now)];
+    if (progress.done !== undefined) (sets.push(`${c.id('progress_done')} = ?`), params.push(progress.done));
+    if (progress.total !== undefined) (sets.push(`${c.id('progress_total')} = ?`), params.push(progress.total));
+    if (progress.cursor !== undefined) (sets.push(`${c.id('cursor')} = ?`), params.push(progress.cursor));
+    const { affected } = await this.db.query(
+      `UPDATE ${this.t()} SET ${sets.join(', ')} WHERE ${c.id('id')} = ? AND ${c.id('locked_by')} = ? AND ${c.id('status')} = 'WORKING'`,
+      [...params, id, runnerId],
+    );
+    return affected > 0;
+  }
+
+  /** Records where a task runs and what it expects to use. */
+  async saveResources(id: string, fields: { assignedDevice?: string | null; serviceInstanceId?: string | null; estimatedMemoryMb?: number | null; actualMemoryMb?: number | null }): Promise<void> {
+    const c = this.c;
+    const sets: string[] = [];
+    const params: unknown[] = [];
+    for (const [key, col] of [
+      ['assignedDevice', 'assigned_device'],
+      ['serviceInstanceId', 'service_instance_id'],
+      ['estimatedMemoryMb', 'estimated_memory_mb'],
+      ['actualMemoryMb', 'actual_memory_mb'],
+    ] as const) {
+      if (fields[key] !== undefined) (sets.push(`${c.id(col)} = ?`), params.push(fields[key]));
+    }
+    if (!sets.length) return;
+    await this.db.query(`UPDATE ${this.t()} SET ${sets.join(', ')} WHERE ${c.id('id')} = ?`, [...params, id]);
+  }
+
+  /**
+   * Hands tasks held by `runnerId` back to PENDING (graceful stop): lease cleared and the
+   * attempt not counted. Returns the ids handed back.
+   */
+  async handBack(runnerId: string, ids: readonly string[], now: Date): Promise<string[]> {
+    const out: string[] = [];
+    for (const id of ids) {
+      const ok = await this.db.query(
+        `UPDATE ${this.t()} SET ${this.c.id('status')} = 'PENDING', ${this.c.id('locked_by')} = NULL, ${this.c.id('lease_expires_at')} = NULL,
+           ${this.c.id('attempts')} = CASE WHEN ${this.c.id('attempts')} > 0 THEN ${this.c.id('attempts')} - 1 ELSE 0 END,
+           ${this.c.id('updated_at')} = ?, ${this.c.id('version')} = ${this.c.id('version')} + 1
+         WHERE ${this.c.id('id')} = ? AND ${this.c.id('status')} = 'WORKING' AND ${this.c.id('locked_by')} = ?`,
+        [this.c.date(now), id, runnerId],
+      );
+      if (ok.affected) out.push(id);
+    }
+    return out;
+  }
+
+  /** WORKING tasks whose lease ran out before `now` (their runner died or hung). */
+  async findExpiredLeases(now: Date, limit: number): Promise<MaintenanceTask[]> {
+    const c = this.c;
+    const { rows } = await this.db.query(
+      `SELECT * FROM ${this.t()} WHERE ${c.id('status')} = 'WORKING' AND ${c.id('lease_expires_at')} < ? ORDER BY ${c.id('lease_expires_at')} LIMIT ?`,
+      [c.date(now), limit],
+    );
+    return rows.map((row) => rowToTask(row, c));
+  }
+
+  /** Conditional rescue of one expired task; true when this caller won it. */
+  async rescue(task: MaintenanceTask, to: 'PENDING' | 'ERROR', patch: TaskPatch, now: Date): Promise<boolean> {
+    // Guarded by the old holder: if a heartbeat renewed the lease meanwhile, the holder is
+    // alive; if another rescuer won, locked_by is already NULL. Either way this one loses.
+    return this.transition(task.id, to, { ...patch, releaseLease: true, finished: to === 'ERROR' }, now, {
+      from: ['WORKING'],
+      lockedBy: task.lockedBy ?? undefined,
+    });
+  }
+
+  /**
+   * Cancels (DEPENDENCY_FAILED) every unfinished task that waits for one of `failedIds`,
+   * and their dependents in turn. Returns the ids cancelled.
+   */
+  async cancelDependents(failedIds: readonly string[], now: Date): Promise<string[]> {
+    const c = this.c;
+    const cancelled: string[] = [];
+    let frontier = [...failedIds];
+    while (frontier.length) {
+      const next: string[] = [];
+      for (const part of chunks(frontier)) {
+        const { rows } = await this.db.query<{ task_id: string }>(
+          `SELECT d.${c.id('task_id')} FROM ${this.t(DEP_TABLE)} d JOIN ${this.t()} t ON t.${c.id('id')} = d.${c.id('task_id')}
+           WHERE d.${c.id('depends_on_id')} IN ${c.list(part.length)} AND t.${c.id('status')} IN ('PENDING', 'INACTIVE', 'PAUSED')`,
+          part,
+        );
+        for (const { task_id: id } of rows) {
+          const ok = await this.transition(
+            id,
+            'CANCELLED',
+            {
+              failureReason: 'dependency_failed',
+              lastError: 'A task this one depends on failed or was cancelled',
+              info: { error: { name: 'DependencyFailed', message: 'A task this one depends on failed or was cancelled' } },
+              finished: true,
+            },
+            now,
+            { from: ['PENDING', 'INACTIVE', 'PAUSED'] },
+          );
+          if (ok) {
+            cancelled.push(id);
+            next.push(id);
+          }
+        }
+      }
+      frontier = next;
+    }
+    return cancelled;
+  }
+
+  /** Ids of unfinished tasks waiting on a dependency that already failed (a race sweep). */
+  async findBlockedByFailure(limit: number): Promise<string[]> {
+    const c = this.c;
+    const { rows } = await this.db.query<{ id: string }>(
+      `SELECT DISTINCT p.${c.id('id')} FROM ${this.t()} p JOIN ${this.t(DEP_TABLE)} d ON d.${c.id('depends_on_id')} = p.${c.id('id')}
+       JOIN ${this.t()} t ON t.${c.id('id')} = d.${c.id('task_id')}
+       WHERE p.${c.id('status')} IN ('ERROR', 'CANCELLED') AND t.${c.id('status')} IN ('PENDING', 'INACTIVE', 'PAUSED') LIMIT ?`,
+      [limit],
+    );
+    return rows.map((r) => r.id);
+  }
+
+  /** Task counts per status. */
+  async countByStatus(): Promise<Record<TaskStatus, number>> {
+    const c = this.c;
+    const { rows } = await this.db.query<{ status: TaskStatus; n: unknown }>(
+      `SELECT ${c.id('status')} AS ${c.id('status')}, COUNT(*) AS ${c.id('n')} FROM ${this.t()} GROUP BY ${c.id('status')}`,
+    );
+    const out = { INACTIVE: 0, PENDING: 0, WORKING: 0, COMPLETED: 0, ERROR: 0, PAUSED: 0, CANCELLED: 0 };
+    for (const row of rows) out[row.status] = c.readInt(row.n) ?? 0;
+    return out;
+  }
+}

@@ -1,0 +1,21 @@
+import { defineConfig } from 'tsup';
+
+// One build for every entry and both formats: entries share chunks, so an error class
+// (or the processor base class) is the same class whichever entry loaded it.
+export default defineConfig({
+  entry: {
+    index: 'src/index.ts',
+    'integrations/onnx/index': 'src/integrations/onnx/index.ts',
+    'integrations/onnx/inference-worker': 'src/integrations/onnx/inference-worker.ts',
+  },
+  format: ['esm', 'cjs'],
+  dts: true,
+  splitting: true,
+  sourcemap: true,
+  clean: true,
+  target: 'node20',
+  platform: 'node',
+  treeshake: true,
+  // Peers (required and optional) are never bundled.
+  external: ['typeorm', 'reflect-metadata', 'class-validator', 'class-transformer', 'onnxruntime-node', 'express', 'fastify', /^@nestjs\//],
+});

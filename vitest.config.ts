@@ -1,0 +1,27 @@
+import { defineConfig } from 'vitest/config';
+
+// The database suites run the same files against each backend; UPKEEP_TEST_DB picks it.
+const dbProject = (name: 'sqlite' | 'postgres' | 'mariadb') => ({
+  extends: true as const,
+  test: {
+    name,
+    include: ['test/db/**/*.test.ts'],
+    env: { UPKEEP_TEST_DB: name },
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+  },
+});
+
+export default defineConfig({
+  test: {
+    setupFiles: ['test/setup.ts'],
+    pool: 'forks',
+    projects: [
+      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'], testTimeout: 20_000 } },
+      dbProject('sqlite'),
+      dbProject('postgres'),
+      dbProject('mariadb'),
+      { extends: true, test: { name: 'e2e', include: ['test/e2e/**/*.test.ts', 'examples/**/*.test.ts'], testTimeout: 180_000, hookTimeout: 120_000 } },
+    ],
+  },
+});
