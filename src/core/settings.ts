@@ -136,7 +136,7 @@ export function resolveSettings(input: UpkeepSettingsInput | UpkeepYamlSettings 
   }
 
   const settings = plainToInstance(UpkeepSettings, { ...new UpkeepSettings(), ...top });
-  if (!(settings.retry instanceof RetrySettings)) settings.retry = plainToInstance(RetrySettings, settings.retry ?? {});
+  if (!(settings.retry instanceof RetrySettings)) settings.retry = plainToInstance(RetrySettings, (settings.retry ?? {}) as object) as RetrySettings;
   const collect = (errors: ValidationError[], parent?: string) => {
     for (const error of errors) {
       if (error.children?.length) collect(error.children, error.property);

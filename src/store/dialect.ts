@@ -16,7 +16,6 @@ export function dialectOf(source: Pick<DataSource, 'options'>): Dialect {
     case 'aurora-mysql':
       return 'mysql';
     case 'better-sqlite3':
-    case 'sqlite':
     case 'sqljs':
     case 'capacitor':
     case 'expo':
@@ -26,7 +25,7 @@ export function dialectOf(source: Pick<DataSource, 'options'>): Dialect {
       return 'sqlite';
     default:
       throw new UnsupportedDatabaseError(
-        `upkeep supports postgres, mysql, mariadb, better-sqlite3 and sqlite DataSources, got "${String(type)}"`,
+        `upkeep supports postgres, mysql, mariadb and better-sqlite3 DataSources, got "${String(type)}"`,
       );
   }
 }

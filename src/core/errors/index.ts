@@ -18,3 +18,4 @@ export * from './unknown-processor-error';
 export * from './unrecoverable-task-error';
 export * from './unsupported-database-error';
 export * from './upkeep-error';
+export * from './task-interrupted-error';

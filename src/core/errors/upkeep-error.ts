@@ -13,6 +13,7 @@ export type UpkeepErrorCode =
   | 'ILLEGAL_TRANSITION'
   | 'TIMEOUT'
   | 'CANCELLED'
+  | 'INTERRUPTED'
   | 'RESULT_NOT_SERIALIZABLE'
   | 'POOL_EXHAUSTED'
   | 'POOL_CLOSED'

@@ -1,0 +1,43 @@
+import type { UpkeepEventMap, UpkeepEventName } from '../events/event-map';
+import type { EventRecorder } from '../events/event-recorder';
+import type { UpkeepEvents } from '../events/upkeep-events';
+import { toEventRow } from '../events/persisted-events';
+import type { ProcessorRegistry } from '../processor/processor-registry';
+import type { TaskStore } from '../store/task-store';
+import type { UpkeepLogger } from './logger';
+import type { UpkeepSettings } from './settings';
+
+/** What the facade shares with runners and helpers. @internal */
+export class UpkeepInternals {
+  /** Wakes local runners when this process enqueues due work. */
+  readonly wakeListeners = new Set<() => void>();
+  /** Local runners, for instant cancel/pause of tasks they run. */
+  readonly localRunners = new Set<{ interrupt(taskId: string, action: 'cancel' | 'pause'): boolean }>();
+
+  constructor(
+    readonly store: TaskStore,
+    readonly registry: ProcessorRegistry,
+    readonly settings: UpkeepSettings,
+    readonly events: UpkeepEvents,
+    readonly recorder: EventRecorder,
+    readonly logger: UpkeepLogger,
+    readonly clock: () => Date = () => new Date(),
+  ) {}
+
+  now(): Date {
+    return this.clock();
+  }
+
+  /** Emits an event and, when enabled, queues its `task_events` row. */
+  publish<E extends UpkeepEventName>(event: E, payload: UpkeepEventMap[E]): void {
+    if (this.settings.persistEvents) {
+      const row = toEventRow(event, payload, this.now());
+      if (row) this.recorder.record(row);
+    }
+    this.events.emit(event, payload);
+  }
+
+  wake(): void {
+    for (const wake of this.wakeListeners) wake();
+  }
+}

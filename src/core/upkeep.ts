@@ -1,0 +1,392 @@
+import { randomUUID } from 'node:crypto';
+import type { DataSource } from 'typeorm';
+import type { MaintenanceTask } from '../entities/maintenance-task.entity';
+import { EventRecorder } from '../events/event-recorder';
+import { UpkeepEvents } from '../events/upkeep-events';
+import { MaintenanceTaskProcessor, type ProcessorClass } from '../processor/maintenance-task-processor';
+import { getProcessorMetadata } from '../processor/processor-metadata';
+import { ProcessorRegistry } from '../processor/processor-registry';
+import { serializeProcessor, validateProcessor } from '../processor/serialization';
+import { MaintenanceTaskRunner, type RunnerStats } from '../runner/maintenance-task-runner';
+import type { RunnerOptions } from '../runner/runner-options';
+import { TaskStore, type NewTaskRow } from '../store/task-store';
+import { IllegalTransitionError, InvalidArgumentError, TaskNotFoundError } from './errors';
+import { consoleLogger, type UpkeepLogger } from './logger';
+import { resolveSettings, type UpkeepSettings, type UpkeepSettingsInput, type UpkeepYamlSettings } from './settings';
+import { canTransition, type TaskStatus } from './status';
+import { UpkeepInternals } from './upkeep-internals';
+
+/** Options of `new Upkeep(...)`. */
+export interface UpkeepOptions {
+  /** An initialized TypeORM DataSource whose entities include `UPKEEP_ENTITIES`. */
+  dataSource: DataSource;
+  /** Processor classes this process can run (each with `@Processor(name)`). */
+  processors?: ProcessorClass[];
+  /** Settings (camelCase) or the seed's YAML shape (`{ tasks: { max_queue_size: ... } }`). */
+  settings?: UpkeepSettingsInput | UpkeepYamlSettings;
+  /** Where upkeep logs. @defaultValue console, warnings and errors only */
+  logger?: UpkeepLogger;
+  /** Clock used for scheduling (tests may fake it). @defaultValue () => new Date() */
+  clock?: () => Date;
+}
+
+/** Options of `createTask` (and of each item of `createTasks`). */
+export interface CreateTaskOptions {
+  /** Earliest start time. @defaultValue now */
+  startAt?: Date;
+  /** Start after this many milliseconds (instead of `startAt`). */
+  delayMs?: number;
+  /** Higher runs first among due tasks. @defaultValue the processor's, else 0 */
+  priority?: number;
+  /** Attempts before the task ends in ERROR. @defaultValue the processor's, else settings.retry.maxAttempts */
+  maxAttempts?: number;
+  /** Per-attempt timeout. @defaultValue the processor's, else settings.defaultTimeoutMs */
+  timeoutMs?: number;
+  /** De-duplication key: when a task with this key exists, it is returned instead of a new one. */
+  uniqueKey?: string;
+  /** Tasks (or ids) that must COMPLETE before this one runs; if one fails, this one is CANCELLED. */
+  dependsOn?: Array<string | Pick<MaintenanceTask, 'id'>>;
+  /** Create as INACTIVE (not scheduled until `activateTask`). @defaultValue false */
+  inactive?: boolean;
+}
+
+/** One item of `createTasks`. */
+export interface CreateTaskItem extends CreateTaskOptions {
+  /** The processor (from `Processor.create(props)`). */
+  processor: MaintenanceTaskProcessor;
+}
+
+/** Summary of a `runDue()` call. */
+export interface RunDueResult extends RunnerStats {
+  /** Wall time of the call in milliseconds. */
+  durationMs: number;
+}
+
+const CREATE_KEYS = new Set(['startAt', 'delayMs', 'priority', 'maxAttempts', 'timeoutMs', 'uniqueKey', 'dependsOn', 'inactive']);
+
+/**
+ * The entry point: enqueue tasks, create runners, act on tasks as an admin, and listen to
+ * typed events. One instance per DataSource per process is typical.
+ */
+export class Upkeep {
+  /** Typed lifecycle events (`task:created`, `task:completed`, `runner:error`, ...). */
+  readonly events: UpkeepEvents;
+  /** Validated settings in force. */
+  readonly settings: UpkeepSettings;
+  /** Registered processors. */
+  readonly registry: ProcessorRegistry;
+  /** @internal */
+  readonly internals: UpkeepInternals;
+  private readonly runners = new Set<MaintenanceTaskRunner>();
+
+  constructor(options: UpkeepOptions) {
+    if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('new Upkeep(options): options must be an object');
+    const dataSource = options.dataSource;
+    if (!dataSource || typeof dataSource.query !== 'function' || !('options' in dataSource)) {
+      throw new InvalidArgumentError('new Upkeep(options): dataSource must be a TypeORM DataSource');
+    }
+    this.settings = resolveSettings(options.settings);
+    this.registry = new ProcessorRegistry(options.processors ?? []);
+    this.events = new UpkeepEvents();
+    const logger = options.logger ?? consoleLogger('warn');
+    const store = new TaskStore(dataSource);
+    const recorder = new EventRecorder(store.db, (error) =>
+      this.events.emit('runner:error', {
+        runnerId: null,
+        error: { name: (error as Error)?.name ?? 'Error', message: (error as Error)?.message ?? String(error) },
+        during: 'persist-events',
+      }),
+    );
+    this.internals = new UpkeepInternals(store, this.registry, this.settings, this.events, recorder, logger, options.clock);
+  }
+
+  private get store(): TaskStore {
+    return this.internals.store;
+  }
+
+  // ------------------------------------------------------------ enqueueing
+
+  /**
+   * Enqueues one task (PENDING, or INACTIVE with `inactive: true`). The processor's props
+   * are validated again and stored as JSON. With a `uniqueKey` that exists, the existing
+   * task is returned and nothing is inserted.
+   */
+  async createTask(processor: MaintenanceTaskProcessor, options: CreateTaskOptions = {}): Promise<MaintenanceTask> {
+    const [task] = await this.createTasks([{ ...options, processor }]);
+    return task!;
+  }
+
+  /** Enqueues many tasks with one round trip per batch of 500; returns them in input order. */
+  async createTasks(items: CreateTaskItem[]): Promise<MaintenanceTask[]> {
+    if (!Array.isArray(items)) throw new InvalidArgumentError('createTasks(items): items must be an array');
+    const now = this.internals.now();
+    const rows = items.map((item, index) => this.toRow(item, now, `createTasks(items[${index}])`));
+    await this.checkDependencies(rows);
+    const results = await this.store.insertTasks(rows, now);
+    for (const { task, created } of results) if (created) this.internals.publish('task:created', { task });
+    if (results.some((r) => r.created && r.task.status === 'PENDING' && r.task.startAt <= now)) this.internals.wake();
+    return results.map((r) => r.task);
+  }
+
+  private toRow(item: CreateTaskItem, now: Date, where: string): NewTaskRow {
+    if (typeof item !== 'object' || item === null) throw new InvalidArgumentError(`${where}: must be an object`);
+    const { processor, ...options } = item;
+    for (const key of Object.keys(options)) {
+      if (!CREATE_KEYS.has(key)) throw new InvalidArgumentError(`${where}: unknown option "${key}"`);
+    }
+    return buildTaskRow(processor, options, now, this.settings, where);
+  }
+
+  private async checkDependencies(rows: NewTaskRow[]): Promise<void> {
+    const ids = [...new Set(rows.flatMap((r) => r.dependsOn))];
+    if (!ids.length) return;
+    const statuses = await this.store.statusesOf(ids);
+    const missing = ids.filter((id) => !statuses.has(id));
+    if (missing.length) throw new InvalidArgumentError(`dependsOn: no task has id ${missing.map((m) => JSON.stringify(m)).join(', ')}`);
+    for (const row of rows) {
+      const failed = row.dependsOn.find((id) => statuses.get(id) === 'ERROR' || statuses.get(id) === 'CANCELLED');
+      if (failed) {
+        row.status = 'CANCELLED';
+        row.failureReason = 'dependency_failed';
+        row.info = { error: { name: 'DependencyFailed', message: `Task ${failed} this one depends on had already failed or been cancelled` } };
+      }
+    }
+  }
+
+  // ------------------------------------------------------------ reading
+
+  /** A task by id, or null. */
+  getTask(id: string): Promise<MaintenanceTask | null> {
+    if (typeof id !== 'string' || !id) throw new InvalidArgumentError('getTask(id): id must be a non-empty string');
+    return this.store.getTask(id);
+  }
+
+  /** Task counts per status. */
+  countByStatus(): Promise<Record<TaskStatus, number>> {
+    return this.store.countByStatus();
+  }
+
+  // ------------------------------------------------------------ running
+
+  /** Creates a runner (call `start()` on it); see `RunnerOptions`. */
+  createRunner(options: RunnerOptions = {}): MaintenanceTaskRunner {
+    const runner = new MaintenanceTaskRunner(this.internals, options);
+    this.runners.add(runner);
+    return runner;
+  }
+
+  /**
+   * Runs everything that is due now (and what becomes due as dependencies complete) and
+   * resolves with a summary once nothing due is left. Tasks scheduled for later, including
+   * retries with a backoff, stay PENDING. For scripts, tests and CLIs.
+   */
+  async runDue(options: Omit<RunnerOptions, 'exitWhenIdle'> = {}): Promise<RunDueResult> {
+    const started = Date.now();
+    const runner = this.createRunner({ ...options, exitWhenIdle: true });
+    await runner.start();
+    try {
+      await runner.whenIdle();
+    } finally {
+      await runner.stop({ graceMs: 0 });
+      this.runners.delete(runner);
+    }
+    const { inFlight: _inFlight, buffered: _buffered, ...stats } = runner.stats();
+    return { ...stats, durationMs: Date.now() - started };
+  }
+
+  /**
+   * Starts `runDue()` in the background for a deploy hook: never blocks, never throws into
+   * the caller. Failures are reported as `runner:error`. The returned promise resolves
+   * with the summary (or null after a failure) for callers that want to wait anyway.
+   */
+  triggerOnDeploy(options: Omit<RunnerOptions, 'exitWhenIdle'> = {}): Promise<RunDueResult | null> {
+    const run = Promise.resolve()
+      .then(() => this.runDue(options))
+      .catch((error: unknown) => {
+        const e = error instanceof Error ? error : new Error(String(error));
+        this.internals.logger.error(`triggerOnDeploy failed: ${e.message}`);
+        this.events.emit('runner:error', { runnerId: null, error: { name: e.name, message: e.message }, during: 'triggerOnDeploy' });
+        return null;
+      });
+    return run;
+  }
+
+  // ------------------------------------------------------------ admin actions
+
+  private async mustGet(id: string): Promise<MaintenanceTask> {
+    const task = await this.getTask(id);
+    if (!task) throw new TaskNotFoundError(`No task has id ${JSON.stringify(id)}`);
+    return task;
+  }
+
+  /**
+   * Cancels a task: PENDING, INACTIVE or PAUSED tasks become CANCELLED at once; a WORKING
+   * task's signal aborts and it ends CANCELLED when its processor returns. Returns the task
+   * as it is after the request.
+   */
+  async cancelTask(id: string): Promise<MaintenanceTask> {
+    const task = await this.mustGet(id);
+    const now = this.internals.now();
+    if (task.status === 'WORKING') {
+      if (!(await this.store.requestControl(id, 'cancel', now))) return this.cancelTask(id);
+      for (const runner of this.internals.localRunners) if (runner.interrupt(id, 'cancel')) break;
+      return this.mustGet(id);
+    }
+    if (!canTransition(task.status, 'CANCELLED')) throw new IllegalTransitionError(id, task.status, 'CANCELLED');
+    const ok = await this.store.transition(
+      id,
+      'CANCELLED',
+      { failureReason: 'cancelled', lastError: 'Cancelled by an admin', finished: true, info: { ...(task.info ?? {}), error: { name: 'TaskCancelledError', message: 'Cancelled by an admin', code: 'CANCELLED' } } },
+      now,
+      { from: [task.status] },
+    );
+    if (!ok) return this.cancelTask(id); // the task moved meanwhile: decide again on its new status
+    const updated = await this.mustGet(id);
+    this.internals.publish('task:cancelled', { task: updated, reason: 'cancelled', by: 'admin' });
+    const dependents = await this.store.cancelDependents([id], now);
+    for (const dep of (await this.store.getTasks(dependents)).values()) {
+      this.internals.publish('task:cancelled', { task: dep, reason: 'dependency_failed', by: 'dependency' });
+    }
+    return updated;
+  }
+
+  /**
+   * Pauses a task: PENDING becomes PAUSED at once; a WORKING task stops at its next safe
+   * point (its signal aborts) and becomes PAUSED with its cursor kept.
+   */
+  async pauseTask(id: string): Promise<MaintenanceTask> {
+    const task = await this.mustGet(id);
+    const now = this.internals.now();
+    if (task.status === 'WORKING') {
+      if (!(await this.store.requestControl(id, 'pause', now))) return this.pauseTask(id);
+      for (const runner of this.internals.localRunners) if (runner.interrupt(id, 'pause')) break;
+      return this.mustGet(id);
+    }
+    if (task.status !== 'PENDING') throw new IllegalTransitionError(id, task.status, 'PAUSED');
+    if (!(await this.store.transition(id, 'PAUSED', {}, now, { from: ['PENDING'] }))) return this.pauseTask(id);
+    const updated = await this.mustGet(id);
+    this.internals.publish('task:paused', { task: updated });
+    return updated;
+  }
+
+  /** Resumes a PAUSED task (back to PENDING, due now, keeping its cursor). */
+  async resumeTask(id: string): Promise<MaintenanceTask> {
+    return this.reschedule(id, ['PAUSED'], 'task:resumed');
+  }
+
+  /** Activates an INACTIVE task (back to PENDING, due at its `start_at`). */
+  async activateTask(id: string): Promise<MaintenanceTask> {
+    const task = await this.mustGet(id);
+    if (task.status !== 'INACTIVE') throw new IllegalTransitionError(id, task.status, 'PENDING', 'only INACTIVE tasks can be activated');
+    if (!(await this.store.transition(id, 'PENDING', {}, this.internals.now(), { from: ['INACTIVE'] }))) {
+      throw new IllegalTransitionError(id, task.status, 'PENDING', 'the task changed meanwhile');
+    }
+    this.internals.wake();
+    return this.mustGet(id);
+  }
+
+  /** Re-queues a task that ended in ERROR or CANCELLED, with a fresh set of attempts. */
+  async retryTask(id: string): Promise<MaintenanceTask> {
+    return this.reschedule(id, ['ERROR', 'CANCELLED'], 'task:retried', { attempts: 0, failureReason: null });
+  }
+
+  private async reschedule(
+    id: string,
+    from: TaskStatus[],
+    event: 'task:resumed' | 'task:retried',
+    patch: { attempts?: number; failureReason?: null } = {},
+  ): Promise<MaintenanceTask> {
+    const task = await this.mustGet(id);
+    if (!from.includes(task.status)) throw new IllegalTransitionError(id, task.status, 'PENDING');
+    const now = this.internals.now();
+    const ok = await this.store.transition(id, 'PENDING', { ...patch, startAt: now }, now, { from: [task.status] });
+    if (!ok) throw new IllegalTransitionError(id, task.status, 'PENDING', 'the task changed meanwhile');
+    const updated = await this.mustGet(id);
+    this.internals.publish(event, { task: updated });
+    this.internals.wake();
+    return updated;
+  }
+
+  /**
+   * The seed's manual reset: WORKING tasks whose lease expired (or, with `olderThanMs`,
+   * that started longer ago than that) go back to PENDING. Runners also do this on their
+   * own when a lease expires; this is the admin's lever. Returns the ids reset.
+   */
+  async resetStuckTasks(options: { olderThanMs?: number } = {}): Promise<string[]> {
+    const now = this.internals.now();
+    const cutoff = options.olderThanMs !== undefined ? new Date(now.getTime() - options.olderThanMs) : now;
+    const stuck = await this.store.findExpiredLeases(options.olderThanMs !== undefined ? new Date(8.64e15) : now, 10_000);
+    const reset: string[] = [];
+    for (const task of stuck) {
+      if (options.olderThanMs !== undefined && task.startedAt && task.startedAt > cutoff) continue;
+      const ok = await this.store.transition(task.id, 'PENDING', { releaseLease: true, startAt: now, lastError: 'Reset by an admin' }, now, {
+        from: ['WORKING'],
+        lockedBy: task.lockedBy ?? undefined,
+      });
+      if (!ok) continue;
+      reset.push(task.id);
+      this.internals.publish('task:reset', { task: { ...task, status: 'PENDING' } as MaintenanceTask });
+    }
+    if (reset.length) this.internals.wake();
+    return reset;
+  }
+
+  /** Stops every runner this instance created and writes pending events. */
+  async close(): Promise<void> {
+    await Promise.all([...this.runners].map((r) => r.stop()));
+    await this.internals.recorder.flush();
+  }
+}
+
+/** Builds the row for a processor and options; shared by `Upkeep` and `createMaintenanceTask`. @internal */
+export function buildTaskRow(
+  processor: MaintenanceTaskProcessor,
+  options: CreateTaskOptions,
+  now: Date,
+  settings: UpkeepSettings,
+  where: string,
+): NewTaskRow {
+  if (!(processor instanceof MaintenanceTaskProcessor)) {
+    throw new InvalidArgumentError(`${where}: processor must be an instance of a MaintenanceTaskProcessor subclass (use YourProcessor.create(props))`);
+  }
+  const meta = getProcessorMetadata(processor.constructor);
+  if (!meta) throw new InvalidArgumentError(`${where}: ${processor.constructor.name} has no @Processor(name) decorator`);
+  validateProcessor(processor, meta.name);
+  const { startAt, delayMs, priority, maxAttempts, timeoutMs, uniqueKey, dependsOn, inactive } = options;
+  if (startAt !== undefined && (!(startAt instanceof Date) || Number.isNaN(startAt.getTime()))) {
+    throw new InvalidArgumentError(`${where}: startAt must be a valid Date`);
+  }
+  if (startAt !== undefined && delayMs !== undefined) throw new InvalidArgumentError(`${where}: give startAt or delayMs, not both`);
+  const intIn = (name: string, value: unknown, min: number, max: number) => {
+    if (value !== undefined && (!Number.isInteger(value) || (value as number) < min || (value as number) > max)) {
+      throw new InvalidArgumentError(`${where}: ${name} must be an integer from ${min} to ${max} (got ${JSON.stringify(value)})`);
+    }
+  };
+  intIn('delayMs', delayMs, 0, 2 ** 31 - 1);
+  intIn('priority', priority, -1_000_000, 1_000_000);
+  intIn('maxAttempts', maxAttempts, 1, 1000);
+  intIn('timeoutMs', timeoutMs, 1, 2 ** 31 - 1);
+  if (uniqueKey !== undefined && (typeof uniqueKey !== 'string' || !uniqueKey.length || uniqueKey.length > 255)) {
+    throw new InvalidArgumentError(`${where}: uniqueKey must be a string of 1-255 characters`);
+  }
+  if (dependsOn !== undefined && !Array.isArray(dependsOn)) throw new InvalidArgumentError(`${where}: dependsOn must be an array`);
+  const deps = [...new Set((dependsOn ?? []).map((d) => (typeof d === 'string' ? d : d?.id)))];
+  if (deps.some((d) => typeof d !== 'string' || !d)) throw new InvalidArgumentError(`${where}: dependsOn holds something that is not a task or task id`);
+  const resources = settings.enableResourceTracking ? processor.resources?.() : undefined;
+  const begin = startAt ?? new Date(now.getTime() + (delayMs ?? 0));
+  return {
+    id: randomUUID(),
+    status: inactive ? 'INACTIVE' : 'PENDING',
+    processorType: meta.name,
+    processorJson: serializeProcessor(processor),
+    delay: Math.max(0, begin.getTime() - now.getTime()),
+    startAt: begin,
+    priority: priority ?? meta.options.priority ?? 0,
+    maxAttempts: maxAttempts ?? meta.options.maxAttempts ?? settings.retry.maxAttempts,
+    timeoutMs: timeoutMs ?? null,
+    uniqueKey: uniqueKey ?? null,
+    dependsOn: deps as string[],
+    estimatedMemoryMb: resources?.memoryMb !== undefined ? Math.round(resources.memoryMb) : null,
+    assignedDevice: null,
+  };
+}

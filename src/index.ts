@@ -1,0 +1,32 @@
+// Public API of the core. Named exports only; nothing here loads an optional peer.
+export { Upkeep } from './core/upkeep';
+export type { UpkeepOptions, CreateTaskOptions, CreateTaskItem, RunDueResult } from './core/upkeep';
+export { createMaintenanceTask } from './core/create-maintenance-task';
+export { resolveSettings, UpkeepSettings, RetrySettings } from './core/settings';
+export type { UpkeepSettingsInput, UpkeepYamlSettings } from './core/settings';
+export { TaskStatus, TaskFailureReason, TASK_TRANSITIONS, FINISHED_STATUSES, canTransition } from './core/status';
+export { consoleLogger } from './core/logger';
+export type { UpkeepLogger } from './core/logger';
+export * from './core/errors';
+
+export { MaintenanceTaskProcessor } from './processor/maintenance-task-processor';
+export type { ProcessorProps, ProcessorClass, ResourceRequest } from './processor/maintenance-task-processor';
+export { Processor } from './processor/processor.decorator';
+export { getProcessorMetadata, PROCESSOR_METADATA } from './processor/processor-metadata';
+export type { ProcessorOptions, ProcessorMetadata } from './processor/processor-metadata';
+export { ProcessorRegistry } from './processor/processor-registry';
+export type { RegisteredProcessor } from './processor/processor-registry';
+
+export { MaintenanceTask, TaskMetric, TaskEvent, TaskDependency, UPKEEP_ENTITIES } from './entities';
+export type { JsonValue, TaskInfo } from './entities';
+export { UPKEEP_MIGRATIONS, UpkeepInit1764300000000 } from './migrations';
+
+export { MaintenanceTaskRunner } from './runner/maintenance-task-runner';
+export type { RunnerStats, StopOptions } from './runner/maintenance-task-runner';
+export type { RunnerOptions } from './runner/runner-options';
+export type { TaskContext } from './runner/task-context';
+export { retryDelayMs } from './runner/backoff';
+
+export { UpkeepEvents } from './events/upkeep-events';
+export { TaskEventType } from './events/event-map';
+export type { UpkeepEventMap, UpkeepEventName, EventError } from './events/event-map';

@@ -1,0 +1,774 @@
+import {
+  isUpkeepError,
+  TaskCancelledError,
+  TaskInterruptedError,
+  TaskTimeoutError,
+  UnrecoverableTaskError,
+} from '../core/errors';
+import { childLogger } from '../core/logger';
+import type { TaskFailureReason } from '../core/status';
+import type { UpkeepInternals } from '../core/upkeep-internals';
+import type { JsonValue, MaintenanceTask, TaskInfo } from '../entities/maintenance-task.entity';
+import type { EventError } from '../events/event-map';
+import type { MaintenanceTaskProcessor } from '../processor/maintenance-task-processor';
+import { instantiateProcessor, parseProcessorJson, serializeProcessor, validateProcessor } from '../processor/serialization';
+import { retryDelayMs } from './backoff';
+import { resolveRunnerOptions, type ResolvedRunnerOptions, type RunnerOptions } from './runner-options';
+import { describeThrown, toStorableResult } from './storable-result';
+import { RunningTaskContext } from './task-context';
+
+/** Counts of what a runner did, returned by `runDue()` and `runner.stats()`. */
+export interface RunnerStats {
+  /** Tasks claimed. */
+  claimed: number;
+  /** Tasks that reached COMPLETED. */
+  completed: number;
+  /** Tasks that reached ERROR. */
+  failed: number;
+  /** Failed attempts that were scheduled for a retry. */
+  retried: number;
+  /** Tasks that ended CANCELLED while this runner held them. */
+  cancelled: number;
+  /** Tasks paused while running. */
+  paused: number;
+  /** Tasks handed back to PENDING (shutdown, queue timeout). */
+  handedBack: number;
+  /** Expired leases of other runners this runner rescued. */
+  rescued: number;
+}
+
+/** Options of `runner.stop()`. */
+export interface StopOptions {
+  /** How long in-flight tasks may keep running before they are interrupted and handed back. @defaultValue 30000 */
+  graceMs?: number;
+}
+
+type Outcome =
+  | { kind: 'completed'; result: JsonValue }
+  | { kind: 'failed'; reason: TaskFailureReason; error: EventError & { stack?: string }; retryable: boolean }
+  | { kind: 'cancelled' }
+  | { kind: 'paused' }
+  | { kind: 'handed_back' }
+  | { kind: 'lease_lost' };
+
+interface InFlight {
+  task: MaintenanceTask;
+  ctx: RunningTaskContext;
+  startedAt: number;
+  done: Promise<void>;
+  lastProgressWrite: number;
+  progressTimer?: NodeJS.Timeout;
+}
+
+interface PendingCompletion {
+  task: MaintenanceTask;
+  info: TaskInfo;
+  result: JsonValue;
+  durationMs: number;
+  cleanupDone: boolean;
+  progressDone: number | null;
+}
+
+const NON_RETRYABLE: ReadonlySet<TaskFailureReason> = new Set<TaskFailureReason>([
+  'invalid_config',
+  'unknown_processor',
+  'result_not_serializable',
+  'cancelled',
+  'dependency_failed',
+]);
+
+const PROGRESS_WRITE_INTERVAL_MS = 1000;
+
+/**
+ * Claims due tasks, runs them with leases, heartbeats, timeouts, retries and cleanup,
+ * and writes results back in batches. Any number of runners, in any number of
+ * processes and hosts, may share one database.
+ */
+export class MaintenanceTaskRunner {
+  /** The options in force, defaults applied. */
+  readonly options: ResolvedRunnerOptions;
+  private readonly buffer: MaintenanceTask[] = [];
+  private readonly bufferedAt = new Map<string, number>();
+  private readonly inFlight = new Map<string, InFlight>();
+  private completions: PendingCompletion[] = [];
+  private flushScheduled = false;
+  private flushing: Promise<void> = Promise.resolve();
+  private running = false;
+  private stopping = false;
+  private stopped: Promise<void> | undefined;
+  private pumping = false;
+  private pumpAgain = false;
+  private claimFailures = 0;
+  private idleWaiters: Array<() => void> = [];
+  private timers: NodeJS.Timeout[] = [];
+  private pollTimer: NodeJS.Timeout | undefined;
+  private readonly counters: RunnerStats = { claimed: 0, completed: 0, failed: 0, retried: 0, cancelled: 0, paused: 0, handedBack: 0, rescued: 0 };
+  private readonly wake = () => this.requestPump();
+
+  constructor(
+    private readonly up: UpkeepInternals,
+    options: RunnerOptions = {},
+  ) {
+    this.options = resolveRunnerOptions(options, up.settings.maxQueueSize);
+  }
+
+  /** Id written to `locked_by` for the tasks this runner holds. */
+  get id(): string {
+    return this.options.runnerId;
+  }
+
+  /** True between `start()` and the end of `stop()`. */
+  get isRunning(): boolean {
+    return this.running;
+  }
+
+  /** What this runner has done so far. */
+  stats(): RunnerStats & { inFlight: number; buffered: number } {
+    return { ...this.counters, inFlight: this.inFlight.size, buffered: this.buffer.length };
+  }
+
+  /** Processor types this runner claims. */
+  get processorTypes(): string[] {
+    const registered = this.up.registry.names();
+    return this.options.processorTypes ? registered.filter((t) => this.options.processorTypes!.includes(t)) : registered;
+  }
+
+  /** Starts claiming and running tasks; resolves once the runner is up. */
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    this.stopping = false;
+    this.stopped = undefined;
+    this.up.wakeListeners.add(this.wake);
+    this.up.localRunners.add(this);
+    this.every(this.options.heartbeatIntervalMs, () => this.heartbeat());
+    this.every(this.options.rescueIntervalMs, () => this.rescueExpired());
+    this.every(Math.max(1000, Math.min(this.up.settings.queueTimeoutSeconds * 1000, 30_000)), () => this.handBackStale());
+    this.up.publish('runner:started', { runnerId: this.id, concurrency: this.options.concurrency, processorTypes: this.processorTypes });
+    // A runner that starts rescues right away: a restart after a crash should not wait.
+    await this.rescueExpired();
+    this.requestPump();
+  }
+
+  /** Resolves once nothing is due, nothing runs and everything is written (`exitWhenIdle` runners). */
+  whenIdle(): Promise<void> {
+    return new Promise((resolve) => {
+      this.idleWaiters.push(resolve);
+      this.checkIdle();
+    });
+  }
+
+  /**
+   * Stops gracefully: stops claiming, hands back tasks not yet started, lets in-flight
+   * tasks finish within `graceMs`, interrupts and hands back the rest (PENDING, lease
+   * cleared, attempt not counted), writes everything, and closes timers and listeners.
+   */
+  stop(options: StopOptions = {}): Promise<void> {
+    if (!this.running) return Promise.resolve();
+    this.stopped ??= this.doStop(options.graceMs ?? 30_000);
+    return this.stopped;
+  }
+
+  /** `await using runner = upkeep.createRunner()` stops it at the end of the scope. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.stop();
+  }
+
+  /**
+   * Interrupts a task this runner is running (cancel or pause), at once rather than at the
+   * next heartbeat. Returns false when the task is not running here. @internal
+   */
+  interrupt(taskId: string, action: 'cancel' | 'pause'): boolean {
+    const flight = this.inFlight.get(taskId);
+    if (!flight) return false;
+    this.abortTask(flight, action);
+    return true;
+  }
+
+  private async doStop(graceMs: number): Promise<void> {
+    this.stopping = true;
+    if (this.pollTimer) clearTimeout(this.pollTimer);
+    this.up.wakeListeners.delete(this.wake);
+    // Not started yet: back to the database at once.
+    const notStarted = this.buffer.splice(0);
+    this.bufferedAt.clear();
+    await this.handBack(notStarted, 'shutdown');
+    if (this.inFlight.size) {
+      const allDone = Promise.all([...this.inFlight.values()].map((f) => f.done));
+      const timedOut = await Promise.race([allDone.then(() => false), delay(graceMs).then(() => true)]);
+      if (timedOut) {
+        for (const flight of this.inFlight.values()) this.abortTask(flight, 'shutdown');
+        await Promise.race([Promise.all([...this.inFlight.values()].map((f) => f.done)), delay(this.options.interruptGraceMs)]);
+        // Still running after the interrupt grace: hand back anyway (the process is going away).
+        const stuck = [...this.inFlight.values()].map((f) => f.task);
+        await this.handBack(stuck, 'shutdown');
+      }
+    }
+    await this.flushCompletions();
+    for (const timer of this.timers) clearInterval(timer);
+    this.timers = [];
+    await this.up.recorder.flush();
+    this.up.localRunners.delete(this);
+    this.running = false;
+    this.up.publish('runner:stopped', { runnerId: this.id, handedBack: this.counters.handedBack });
+    await this.up.recorder.flush();
+    this.resolveIdle();
+  }
+
+  private every(ms: number, fn: () => Promise<unknown>): void {
+    let busy = false;
+    const timer = setInterval(() => {
+      if (busy) return;
+      busy = true;
+      fn()
+        .catch((error) => this.reportError('timer', error))
+        .finally(() => (busy = false));
+    }, ms);
+    timer.unref?.();
+    this.timers.push(timer);
+  }
+
+  private reportError(during: string, error: unknown): void {
+    const e = describeThrown(error);
+    this.up.logger.error(`runner ${this.id} ${during}: ${e.message}`);
+    this.up.events.emit('runner:error', { runnerId: this.id, error: { name: e.name, message: e.message, code: e.code }, during });
+  }
+
+  // ---------------------------------------------------------------- claiming
+
+  private requestPump(): void {
+    if (!this.running || this.stopping) return;
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
+    }
+    void this.pump();
+  }
+
+  private async pump(): Promise<void> {
+    this.pumping = true;
+    if (this.pollTimer) {
+      clearTimeout(this.pollTimer);
+      this.pollTimer = undefined;
+    }
+    let lastClaimEmpty = false;
+    try {
+      do {
+        this.pumpAgain = false;
+        this.dispatch();
+        const room = this.options.concurrency * 2 - this.inFlight.size - this.buffer.length;
+        // Claim when the local buffer runs low, so slots refill at once while work remains.
+        if (this.stopping || room <= 0 || this.buffer.length > this.options.concurrency / 2) continue;
+        const limit = Math.min(room, this.options.claimBatchSize);
+        const claimed = await this.up.store.claim({
+          runnerId: this.id,
+          types: this.processorTypes,
+          limit,
+          leaseMs: this.options.leaseMs,
+          now: this.up.now(),
+        });
+        this.claimFailures = 0;
+        lastClaimEmpty = claimed.length === 0;
+        const at = Date.now();
+        for (const task of claimed) {
+          this.buffer.push(task);
+          this.bufferedAt.set(task.id, at);
+        }
+        this.counters.claimed += claimed.length;
+        this.dispatch();
+        if (claimed.length === limit) this.pumpAgain = true;
+      } while (this.pumpAgain && !this.stopping);
+    } catch (error) {
+      this.claimFailures++;
+      this.reportError('claim', error);
+    } finally {
+      this.pumping = false;
+    }
+    if (this.stopping) return;
+    if (lastClaimEmpty) this.checkIdle();
+    // Poll again later; a failing database backs off up to 30 s.
+    const wait = this.claimFailures
+      ? Math.min(30_000, this.options.pollIntervalMs * 2 ** Math.min(this.claimFailures, 5))
+      : this.options.pollIntervalMs;
+    if (!this.pollTimer && !(this.options.exitWhenIdle && lastClaimEmpty && this.isQuiet())) {
+      this.pollTimer = setTimeout(() => {
+        this.pollTimer = undefined;
+        this.requestPump();
+      }, wait);
+      this.pollTimer.unref?.();
+    }
+  }
+
+  private dispatch(): void {
+    while (this.inFlight.size < this.options.concurrency && this.buffer.length) {
+      const task = this.buffer.shift()!;
+      this.bufferedAt.delete(task.id);
+      this.startTask(task);
+    }
+  }
+
+  private isQuiet(): boolean {
+    return !this.inFlight.size && !this.buffer.length && !this.completions.length && !this.pumping;
+  }
+
+  private checkIdle(): void {
+    if (!this.options.exitWhenIdle || !this.idleWaiters.length) return;
+    if (!this.isQuiet()) return;
+    // Confirm with one more claim after the writes: completions may have unblocked dependents.
+    void this.flushing.then(() => {
+      if (!this.isQuiet()) return;
+      if (this.pumpAgain) return;
+      this.confirmIdle();
+    });
+  }
+
+  private async confirmIdle(): Promise<void> {
+    if (this.pumping) return;
+    this.pumping = true;
+    let empty = false;
+    try {
+      const claimed = await this.up.store.claim({
+        runnerId: this.id,
+        types: this.processorTypes,
+        limit: Math.min(this.options.claimBatchSize, this.options.concurrency * 2),
+        leaseMs: this.options.leaseMs,
+        now: this.up.now(),
+      });
+      empty = claimed.length === 0;
+      for (const task of claimed) this.buffer.push(task);
+      this.counters.claimed += claimed.length;
+    } catch (error) {
+      this.reportError('claim', error);
+    } finally {
+      this.pumping = false;
+    }
+    if (empty && this.isQuiet()) {
+      await this.up.recorder.flush();
+      this.resolveIdle();
+    } else {
+      this.requestPump();
+    }
+  }
+
+  private resolveIdle(): void {
+    const waiters = this.idleWaiters.splice(0);
+    for (const resolve of waiters) resolve();
+  }
+
+  // ---------------------------------------------------------------- running
+
+  private startTask(task: MaintenanceTask): void {
+    const logger = childLogger(this.up.logger, { taskId: task.id, processorType: task.processorType });
+    const flight = {} as InFlight;
+    const ctx = new RunningTaskContext(task, this.id, logger, task.assignedDevice, {
+      onProgress: (done, total) => this.onProgress(flight, done, total),
+      onCursor: () => this.onProgress(flight, flight.ctx.progressDone, flight.ctx.progressTotal, false),
+      onStage: (stage) => this.up.events.emit('task:stage', { task, stage }),
+      heartbeat: async () => {
+        await this.up.store.renewLease(this.id, task.id, this.options.leaseMs, this.up.now());
+      },
+    });
+    Object.assign(flight, { task, ctx, startedAt: Date.now(), lastProgressWrite: 0 });
+    this.inFlight.set(task.id, flight);
+    flight.done = this.runTask(flight)
+      .catch((error) => this.reportError(`task ${task.id}`, error))
+      .finally(() => {
+        if (flight.progressTimer) clearTimeout(flight.progressTimer);
+        this.inFlight.delete(task.id);
+        this.dispatch();
+        if (this.buffer.length <= this.options.concurrency / 2) this.requestPump();
+        else if (this.isQuiet()) this.checkIdle();
+      });
+  }
+
+  private abortTask(flight: InFlight, action: 'cancel' | 'pause' | 'shutdown' | 'lease_lost'): void {
+    if (flight.ctx.signal.aborted) return;
+    const reason =
+      action === 'cancel'
+        ? new TaskCancelledError(`Task ${flight.task.id} was cancelled`)
+        : new TaskInterruptedError(action, `Task ${flight.task.id} was interrupted (${action})`);
+    flight.ctx.controller.abort(reason);
+  }
+
+  private timeoutFor(task: MaintenanceTask): number {
+    const meta = this.up.registry.get(task.processorType)?.meta;
+    return task.timeoutMs ?? meta?.options.timeoutMs ?? this.up.settings.defaultTimeoutMs;
+  }
+
+  /** Restores the processor from its stored JSON, or says why it cannot be. */
+  private loadProcessor(task: MaintenanceTask): { processor: MaintenanceTaskProcessor } | { failure: Outcome } {
+    const registered = this.up.registry.get(task.processorType);
+    if (!registered) {
+      return {
+        failure: {
+          kind: 'failed',
+          reason: 'unknown_processor',
+          retryable: false,
+          error: { name: 'UnknownProcessorError', message: `No processor is registered under "${task.processorType}"`, code: 'UNKNOWN_PROCESSOR' },
+        },
+      };
+    }
+    try {
+      const plain = parseProcessorJson(task.processorJson);
+      const processor = instantiateProcessor(registered.cls, plain);
+      validateProcessor(processor, registered.meta.name);
+      return { processor };
+    } catch (error) {
+      const e = describeThrown(error);
+      const message = error instanceof SyntaxError ? `processor_json is not valid JSON: ${e.message}` : e.message;
+      return { failure: { kind: 'failed', reason: 'invalid_config', retryable: false, error: { name: e.name, message, code: e.code ?? 'INVALID_CONFIG' } } };
+    }
+  }
+
+  private async runTask(flight: InFlight): Promise<void> {
+    const { task, ctx } = flight;
+    this.up.publish('task:started', { task, runnerId: this.id, attempt: task.attempts });
+    const loaded = this.loadProcessor(task);
+    let outcome: Outcome;
+    let processor: MaintenanceTaskProcessor | undefined;
+    if ('failure' in loaded) {
+      outcome = loaded.failure;
+    } else {
+      processor = loaded.processor;
+      outcome = await this.execute(flight, processor);
+    }
+    const cleanupDone = await this.cleanup(flight, processor);
+    await this.finish(flight, outcome, cleanupDone, processor);
+  }
+
+  /** Runs the processor against its timeout and interruptions; never throws. */
+  private async execute(flight: InFlight, processor: MaintenanceTaskProcessor): Promise<Outcome> {
+    const { task, ctx } = flight;
+    const timeoutMs = this.timeoutFor(task);
+    let timer: NodeJS.Timeout | undefined;
+    let graceTimer: NodeJS.Timeout | undefined;
+    const interrupted = new Promise<'timeout' | 'grace'>((resolve) => {
+      timer = setTimeout(() => {
+        ctx.controller.abort(new TaskTimeoutError(`Task ${task.id} timed out after ${timeoutMs} ms`));
+        resolve('timeout');
+      }, timeoutMs);
+      ctx.signal.addEventListener('abort', () => {
+        if (ctx.signal.reason instanceof TaskTimeoutError) return;
+        // Cancel, pause, shutdown: give the processor a moment to stop at a safe point.
+        graceTimer = setTimeout(() => resolve('grace'), this.options.interruptGraceMs);
+      });
+    });
+    const run = (async () => processor.process(task, ctx))().then(
+      (value) => ({ ok: true as const, value }),
+      (error: unknown) => ({ ok: false as const, error }),
+    );
+    const settled = await Promise.race([run, interrupted]);
+    clearTimeout(timer);
+    clearTimeout(graceTimer);
+    const reason: unknown = ctx.signal.aborted ? ctx.signal.reason : undefined;
+    if (settled === 'timeout' || reason instanceof TaskTimeoutError) {
+      return { kind: 'failed', reason: 'timeout', retryable: true, error: { name: 'TaskTimeoutError', message: `Timed out after ${timeoutMs} ms`, code: 'TIMEOUT' } };
+    }
+    if (typeof settled === 'object' && settled.ok) {
+      // Work that finished is kept even if a stop request arrived meanwhile.
+      try {
+        return { kind: 'completed', result: toStorableResult(settled.value) };
+      } catch (error) {
+        const e = describeThrown(error);
+        return { kind: 'failed', reason: 'result_not_serializable', retryable: false, error: { name: e.name, message: e.message, code: e.code } };
+      }
+    }
+    if (reason instanceof TaskCancelledError) return { kind: 'cancelled' };
+    if (reason instanceof TaskInterruptedError) {
+      return reason.kind === 'pause' ? { kind: 'paused' } : reason.kind === 'shutdown' ? { kind: 'handed_back' } : { kind: 'lease_lost' };
+    }
+    const error = typeof settled === 'object' && !settled.ok ? settled.error : undefined;
+    if (error instanceof TaskCancelledError) return { kind: 'cancelled' };
+    const e = describeThrown(error);
+    return {
+      kind: 'failed',
+      reason: 'processor_error',
+      retryable: !(error instanceof UnrecoverableTaskError) && !(isUpkeepError(error) && error.code === 'UNRECOVERABLE'),
+      error: e,
+    };
+  }
+
+  /** Runs cleanup hooks (context's, then the processor's), bounded by cleanupTimeoutSeconds. */
+  private async cleanup(flight: InFlight, processor: MaintenanceTaskProcessor | undefined): Promise<boolean> {
+    const { task, ctx } = flight;
+    const hooks = [...ctx.cleanups.slice(1).reverse(), ...(processor?.cleanup ? [() => processor.cleanup!(task, ctx)] : []), ctx.cleanups[0]!];
+    const started = Date.now();
+    const tracked = this.up.settings.enableResourceTracking;
+    if (tracked && hooks.length > 1) this.up.publish('cleanup:started', { taskId: task.id, hooks: hooks.length - 1 });
+    const errors: EventError[] = [];
+    const all = (async () => {
+      for (const hook of hooks) {
+        try {
+          await hook();
+        } catch (error) {
+          const e = describeThrown(error);
+          errors.push({ name: e.name, message: e.message });
+        }
+      }
+    })();
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      all.then(() => false),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(true), this.up.settings.cleanupTimeoutSeconds * 1000);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (tracked && hooks.length > 1) {
+      this.up.publish('cleanup:completed', { taskId: task.id, durationMs: Date.now() - started, timedOut, errors });
+    }
+    if (timedOut) ctx.logger.warn(`cleanup of task ${task.id} was cut off after ${this.up.settings.cleanupTimeoutSeconds} s`);
+    return !timedOut && errors.length === 0;
+  }
+
+  /** Writes the outcome of an attempt with a conditional update, then emits its event. */
+  private async finish(flight: InFlight, outcome: Outcome, cleanupDone: boolean, processor: MaintenanceTaskProcessor | undefined): Promise<void> {
+    const { task, ctx } = flight;
+    const now = this.up.now();
+    const guard = { lockedBy: this.id, from: ['WORKING' as const] };
+    const base = { cursor: ctx.latestCursor, resourceCleanupCompleted: cleanupDone, releaseLease: true };
+    switch (outcome.kind) {
+      case 'completed': {
+        const info: TaskInfo = { ...(task.info ?? {}), result: outcome.result };
+        delete info.error;
+        this.completions.push({ task, info, result: outcome.result, durationMs: Date.now() - flight.startedAt, cleanupDone, progressDone: ctx.progressDone });
+        this.scheduleFlush();
+        return;
+      }
+      case 'failed': {
+        const attempts = [...(task.info?.attempts ?? []), { attempt: task.attempts, at: now.toISOString(), reason: outcome.reason, message: outcome.error.message }];
+        const info: TaskInfo = { ...(task.info ?? {}), error: { ...outcome.error, attempt: task.attempts }, attempts };
+        const willRetry = outcome.retryable && !NON_RETRYABLE.has(outcome.reason) && task.attempts < task.maxAttempts;
+        if (willRetry) {
+          const meta = this.up.registry.get(task.processorType)?.meta;
+          const wait = retryDelayMs(task.attempts, this.up.settings.retry, meta?.options.backoff);
+          const retryAt = new Date(now.getTime() + wait);
+          const ok = await this.up.store.transition(
+            task.id,
+            'PENDING',
+            { ...base, info, failureReason: outcome.reason, lastError: outcome.error.message, startAt: retryAt, delay: wait, processorJson: processor ? serializeProcessor(processor) : undefined },
+            now,
+            guard,
+          );
+          if (!ok) return this.lostRace(task, 'retry');
+          Object.assign(task, { status: 'PENDING', info, failureReason: outcome.reason, lastError: outcome.error.message, startAt: retryAt });
+          this.counters.retried++;
+          this.up.publish('task:failed', { task, error: outcome.error, reason: outcome.reason, willRetry: true, retryAt });
+          return;
+        }
+        const ok = await this.up.store.transition(
+          task.id,
+          'ERROR',
+          { ...base, info, failureReason: outcome.reason, lastError: outcome.error.message, finished: true },
+          now,
+          guard,
+        );
+        if (!ok) return this.lostRace(task, 'fail');
+        Object.assign(task, { status: 'ERROR', info, failureReason: outcome.reason, lastError: outcome.error.message, finishedAt: now });
+        this.counters.failed++;
+        this.up.publish('task:failed', { task, error: outcome.error, reason: outcome.reason, willRetry: false });
+        await this.cancelDependents([task.id]);
+        return;
+      }
+      case 'cancelled': {
+        const info: TaskInfo = { ...(task.info ?? {}), error: { name: 'TaskCancelledError', message: 'Cancelled while running', code: 'CANCELLED' } };
+        const ok = await this.up.store.transition(task.id, 'CANCELLED', { ...base, info, failureReason: 'cancelled', lastError: 'Cancelled while running', finished: true }, now, guard);
+        if (!ok) return this.lostRace(task, 'cancel');
+        Object.assign(task, { status: 'CANCELLED', info, failureReason: 'cancelled', finishedAt: now });
+        this.counters.cancelled++;
+        this.up.publish('task:cancelled', { task, reason: 'cancelled', by: 'admin' });
+        await this.cancelDependents([task.id]);
+        return;
+      }
+      case 'paused': {
+        // A pause does not use up an attempt.
+        const ok = await this.up.store.transition(task.id, 'PAUSED', { ...base, attempts: Math.max(0, task.attempts - 1) }, now, guard);
+        if (!ok) return this.lostRace(task, 'pause');
+        Object.assign(task, { status: 'PAUSED', cursor: ctx.latestCursor });
+        this.counters.paused++;
+        this.up.publish('task:paused', { task });
+        return;
+      }
+      case 'handed_back': {
+        await this.handBack([task], 'shutdown', ctx.latestCursor);
+        return;
+      }
+      case 'lease_lost':
+        this.up.logger.warn(`task ${task.id}: lease lost while running; its result is dropped (another runner owns it now)`);
+        return;
+    }
+  }
+
+  private lostRace(task: MaintenanceTask, what: string): void {
+    this.up.logger.warn(`task ${task.id}: could not record ${what}: the task is no longer WORKING under ${this.id}`);
+  }
+
+  private async cancelDependents(ids: string[]): Promise<void> {
+    const cancelled = await this.up.store.cancelDependents(ids, this.up.now());
+    if (!cancelled.length) return;
+    const tasks = await this.up.store.getTasks(cancelled);
+    for (const task of tasks.values()) this.up.publish('task:cancelled', { task, reason: 'dependency_failed', by: 'dependency' });
+  }
+
+  private onProgress(flight: InFlight, done: number | null, total: number | null, emit = true): void {
+    const { task } = flight;
+    task.progressDone = done;
+    task.progressTotal = total;
+    if (emit && done !== null) this.up.events.emit('task:progress', { task, done, total });
+    // Persist at most about once a second; a trailing write catches the last value.
+    if (flight.progressTimer) return;
+    const since = Date.now() - flight.lastProgressWrite;
+    const write = () => {
+      flight.progressTimer = undefined;
+      flight.lastProgressWrite = Date.now();
+      if (!this.inFlight.has(task.id)) return;
+      this.up.store
+        .saveProgress(this.id, task.id, { done: flight.ctx.progressDone, total: flight.ctx.progressTotal, cursor: flight.ctx.latestCursor }, this.up.now())
+        .catch((error) => this.reportError('progress', error));
+    };
+    if (since >= PROGRESS_WRITE_INTERVAL_MS) write();
+    else {
+      flight.progressTimer = setTimeout(write, PROGRESS_WRITE_INTERVAL_MS - since);
+      flight.progressTimer.unref?.();
+    }
+  }
+
+  // ---------------------------------------------------------------- writes
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      void this.flushCompletions();
+    });
+  }
+
+  private flushCompletions(): Promise<void> {
+    this.flushing = this.flushing.then(async () => {
+      while (this.completions.length) {
+        const batch = this.completions.splice(0);
+        const now = this.up.now();
+        let written: Set<string>;
+        try {
+          written = new Set(
+            await this.up.store.completeMany(
+              this.id,
+              batch.map((c) => ({ id: c.task.id, info: c.info, actualMemoryMb: c.task.actualMemoryMb, cleanupDone: c.cleanupDone, progressDone: c.progressDone })),
+              now,
+            ),
+          );
+        } catch (error) {
+          this.reportError('complete', error);
+          // Keep the results and try again shortly; the leases are still ours meanwhile.
+          this.completions.unshift(...batch);
+          await delay(500);
+          if (this.stopping && !this.running) return;
+          continue;
+        }
+        for (const c of batch) {
+          if (!written.has(c.task.id)) {
+            this.lostRace(c.task, 'completion');
+            continue;
+          }
+          Object.assign(c.task, { status: 'COMPLETED', info: c.info, finishedAt: now, failureReason: null, lockedBy: null });
+          this.counters.completed++;
+          this.up.publish('task:completed', { task: c.task, info: c.result, durationMs: c.durationMs });
+        }
+      }
+    });
+    return this.flushing.then(() => {
+      if (this.isQuiet()) this.checkIdle();
+    });
+  }
+
+  // ---------------------------------------------------------------- leases
+
+  private async heartbeat(): Promise<void> {
+    if (!this.inFlight.size && !this.buffer.length) return;
+    const held = await this.up.store.heartbeat(this.id, this.options.leaseMs, this.up.now());
+    const heldIds = new Map(held.map((h) => [h.id, h.control]));
+    for (const flight of this.inFlight.values()) {
+      if (flight.ctx.signal.aborted) continue;
+      if (!heldIds.has(flight.task.id)) {
+        // Written meanwhile by someone else (admin reset, rescue after a long pause).
+        if (!this.completions.some((c) => c.task.id === flight.task.id)) this.abortTask(flight, 'lease_lost');
+        continue;
+      }
+      const control = heldIds.get(flight.task.id);
+      if (control) this.abortTask(flight, control);
+    }
+  }
+
+  /** Requeues (or fails with LEASE_EXPIRED) tasks whose runner stopped renewing them. */
+  private async rescueExpired(): Promise<void> {
+    const now = this.up.now();
+    const expired = await this.up.store.findExpiredLeases(now, 100);
+    for (const task of expired) {
+      const previousRunner = task.lockedBy;
+      const requeue = task.attempts < task.maxAttempts;
+      const message = `Lease of runner ${previousRunner ?? '?'} expired while the task ran (attempt ${task.attempts})`;
+      const attempts = [...(task.info?.attempts ?? []), { attempt: task.attempts, at: now.toISOString(), reason: 'lease_expired', message }];
+      const info: TaskInfo = { ...(task.info ?? {}), attempts, ...(requeue ? {} : { error: { name: 'LeaseExpired', message, code: 'LEASE_EXPIRED' } }) };
+      const ok = await this.up.store.rescue(
+        task,
+        requeue ? 'PENDING' : 'ERROR',
+        { info, lastError: message, failureReason: 'lease_expired', startAt: requeue ? now : undefined },
+        now,
+      );
+      if (!ok) continue;
+      this.counters.rescued++;
+      Object.assign(task, { status: requeue ? 'PENDING' : 'ERROR', info, lockedBy: null, leaseExpiresAt: null });
+      this.up.publish('task:lease-expired', { task, previousRunner, requeued: requeue });
+      if (!requeue) {
+        this.up.publish('task:failed', {
+          task,
+          error: { name: 'LeaseExpired', message, code: 'LEASE_EXPIRED' },
+          reason: 'lease_expired',
+          willRetry: false,
+        });
+        await this.cancelDependents([task.id]);
+      }
+    }
+    // Dependents of tasks that failed while they were being created.
+    const failed = await this.up.store.findBlockedByFailure(100);
+    if (failed.length) await this.cancelDependents(failed);
+    if (expired.length) this.requestPump();
+  }
+
+  /** Tasks claimed but not started for longer than queueTimeoutSeconds go back to the database. */
+  private async handBackStale(): Promise<void> {
+    const limit = Date.now() - this.up.settings.queueTimeoutSeconds * 1000;
+    const stale = this.buffer.filter((t) => (this.bufferedAt.get(t.id) ?? Infinity) < limit);
+    if (!stale.length) return;
+    for (const task of stale) {
+      this.buffer.splice(this.buffer.indexOf(task), 1);
+      this.bufferedAt.delete(task.id);
+    }
+    await this.handBack(stale, 'queue_timeout');
+  }
+
+  private async handBack(tasks: MaintenanceTask[], reason: 'shutdown' | 'queue_timeout', cursor?: string | null): Promise<number> {
+    if (!tasks.length) return 0;
+    const now = this.up.now();
+    if (cursor !== undefined && tasks.length === 1) {
+      await this.up.store.saveProgress(this.id, tasks[0]!.id, { cursor }, now).catch(() => undefined);
+    }
+    const ids = await this.up.store.handBack(this.id, tasks.map((t) => t.id), now);
+    const back = new Set(ids);
+    for (const task of tasks) {
+      if (!back.has(task.id)) continue;
+      Object.assign(task, { status: 'PENDING', lockedBy: null, leaseExpiresAt: null, attempts: Math.max(0, task.attempts - 1) });
+      this.up.publish('task:released', { task, reason });
+    }
+    this.counters.handedBack += ids.length;
+    return ids.length;
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    timer.unref?.();
+  });
+}

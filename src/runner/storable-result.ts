@@ -1,0 +1,77 @@
+import { ResultSerializationError } from '../core/errors';
+import type { JsonValue } from '../entities/maintenance-task.entity';
+
+/**
+ * Checks that a processor's result survives a JSON round trip unchanged in meaning and
+ * returns the JSON value to store. `undefined` becomes `null`; Dates become ISO strings
+ * (as JSON.stringify does). Functions, symbols, bigints, non-finite numbers, Maps, Sets
+ * and cycles are rejected with a message naming the path.
+ */
+export function toStorableResult(value: unknown): JsonValue {
+  if (value === undefined) return null;
+  const seen = new Set<object>();
+  const walk = (v: unknown, path: string): JsonValue => {
+    if (v === null) return null;
+    switch (typeof v) {
+      case 'string':
+      case 'boolean':
+        return v;
+      case 'number':
+        if (!Number.isFinite(v)) throw new ResultSerializationError(`result${path} is ${v}, which JSON cannot store`);
+        return v;
+      case 'undefined':
+        return null;
+      case 'bigint':
+        throw new ResultSerializationError(`result${path} is a bigint, which JSON cannot store (convert it to a string)`);
+      case 'function':
+      case 'symbol':
+        throw new ResultSerializationError(`result${path} is a ${typeof v}, which JSON cannot store`);
+      default:
+        break;
+    }
+    const obj = v as object;
+    if (obj instanceof Date) {
+      if (Number.isNaN(obj.getTime())) throw new ResultSerializationError(`result${path} is an invalid Date`);
+      return obj.toISOString();
+    }
+    if (obj instanceof Map || obj instanceof Set || obj instanceof WeakMap || obj instanceof WeakSet || obj instanceof Promise) {
+      throw new ResultSerializationError(`result${path} is a ${obj.constructor.name}, which JSON cannot store (convert it to an array or object)`);
+    }
+    if (seen.has(obj)) throw new ResultSerializationError(`result${path} refers back to itself (a cycle), which JSON cannot store`);
+    seen.add(obj);
+    try {
+      if (Array.isArray(obj)) return obj.map((item, i) => walk(item, `${path}[${i}]`));
+      const toJSON = (obj as { toJSON?: () => unknown }).toJSON;
+      if (typeof toJSON === 'function') return walk(toJSON.call(obj), path);
+      const out: Record<string, JsonValue> = {};
+      for (const [key, item] of Object.entries(obj)) {
+        if (item === undefined) continue;
+        out[key] = walk(item, `${path}.${key}`);
+      }
+      return out;
+    } finally {
+      seen.delete(obj);
+    }
+  };
+  return walk(value, '');
+}
+
+/** Readable description of any thrown value, for `info.error`. */
+export function describeThrown(thrown: unknown): { name: string; message: string; code?: string; stack?: string } {
+  if (thrown instanceof Error) {
+    const code = (thrown as { code?: unknown }).code;
+    return {
+      name: thrown.name,
+      message: thrown.message,
+      ...(typeof code === 'string' ? { code } : {}),
+      ...(thrown.stack ? { stack: thrown.stack.split('\n').slice(0, 8).join('\n') } : {}),
+    };
+  }
+  let shown: string;
+  try {
+    shown = typeof thrown === 'string' ? JSON.stringify(thrown) : thrown === undefined ? 'undefined' : JSON.stringify(thrown) ?? String(thrown);
+  } catch {
+    shown = String(thrown);
+  }
+  return { name: 'NonErrorThrown', message: `Processor threw a non-Error value: ${shown}` };
+}

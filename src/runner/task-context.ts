@@ -1,0 +1,126 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { UpkeepLogger } from '../core/logger';
+import type { MaintenanceTask } from '../entities/maintenance-task.entity';
+
+/** What a processor gets besides its task: signal, progress, cursor, cleanup, logging. */
+export interface TaskContext {
+  /** Aborts on cancel, pause, timeout, shutdown or a lost lease; `signal.reason` says which. */
+  readonly signal: AbortSignal;
+  /** Id of the task. */
+  readonly taskId: string;
+  /** This attempt's number, starting at 1. */
+  readonly attempt: number;
+  /** Attempts the task is allowed. */
+  readonly maxAttempts: number;
+  /** Id of the runner running the task. */
+  readonly runnerId: string;
+  /** Device the task was placed on (`cpu`, `cuda:0`, ...), or null when resources are not tracked. */
+  readonly device: string | null;
+  /** Logger that tags every line with the task id. */
+  readonly logger: UpkeepLogger;
+  /** Cursor stored by an earlier attempt (resumable iteration), or null. */
+  readonly cursor: string | null;
+  /** Reports progress; stored at most about once a second and emitted as `task:progress`. */
+  progress(done: number, total?: number | null): void;
+  /** Stores a resumable cursor (at most about once a second, and always when the attempt ends). */
+  saveCursor(cursor: string): void;
+  /** Names the current processing stage (recorded in `task_metrics.processing_stage`). */
+  stage(name: string): void;
+  /** Renews the lease now (the runner also renews it on its own heartbeat). */
+  heartbeat(): Promise<void>;
+  /** Registers a function to run after the attempt, whatever its outcome. */
+  onCleanup(fn: () => unknown): void;
+  /** A private temporary folder, removed after the attempt. */
+  tempDir(): Promise<string>;
+  /** Throws `signal.reason` when the task was asked to stop (a safe point for long loops). */
+  throwIfStopping(): void;
+}
+
+/** Hooks the runner gives a context. @internal */
+export interface ContextHooks {
+  onProgress(done: number, total: number | null): void;
+  onCursor(cursor: string): void;
+  onStage(stage: string): void;
+  heartbeat(): Promise<void>;
+}
+
+/** The runner's implementation of {@link TaskContext}. @internal */
+export class RunningTaskContext implements TaskContext {
+  readonly controller = new AbortController();
+  readonly cleanups: Array<() => unknown> = [];
+  currentStage: string | null = null;
+  latestCursor: string | null;
+  progressDone: number | null;
+  progressTotal: number | null;
+  private tempDirs: string[] = [];
+
+  constructor(
+    readonly task: MaintenanceTask,
+    readonly runnerId: string,
+    readonly logger: UpkeepLogger,
+    public device: string | null,
+    private readonly hooks: ContextHooks,
+  ) {
+    this.latestCursor = task.cursor;
+    this.progressDone = task.progressDone;
+    this.progressTotal = task.progressTotal;
+    this.cleanups.push(async () => {
+      for (const dir of this.tempDirs) await rm(dir, { recursive: true, force: true });
+    });
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+  get taskId(): string {
+    return this.task.id;
+  }
+  get attempt(): number {
+    return this.task.attempts;
+  }
+  get maxAttempts(): number {
+    return this.task.maxAttempts;
+  }
+  get cursor(): string | null {
+    return this.task.cursor;
+  }
+
+  progress(done: number, total: number | null = null): void {
+    if (!Number.isFinite(done)) return;
+    this.progressDone = Math.round(done);
+    if (total !== null && total !== undefined && Number.isFinite(total)) this.progressTotal = Math.round(total);
+    this.hooks.onProgress(this.progressDone, this.progressTotal);
+  }
+
+  saveCursor(cursor: string): void {
+    if (typeof cursor !== 'string') throw new TypeError('ctx.saveCursor(cursor): cursor must be a string');
+    this.latestCursor = cursor;
+    this.hooks.onCursor(cursor);
+  }
+
+  stage(name: string): void {
+    this.currentStage = String(name).slice(0, 100);
+    this.hooks.onStage(this.currentStage);
+  }
+
+  heartbeat(): Promise<void> {
+    return this.hooks.heartbeat();
+  }
+
+  onCleanup(fn: () => unknown): void {
+    if (typeof fn !== 'function') throw new TypeError('ctx.onCleanup(fn): fn must be a function');
+    this.cleanups.push(fn);
+  }
+
+  async tempDir(): Promise<string> {
+    const dir = await mkdtemp(join(tmpdir(), `upkeep-${this.task.id.slice(0, 8)}-`));
+    this.tempDirs.push(dir);
+    return dir;
+  }
+
+  throwIfStopping(): void {
+    if (this.controller.signal.aborted) throw this.controller.signal.reason;
+  }
+}
