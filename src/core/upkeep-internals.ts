@@ -6,6 +6,10 @@ import type { ProcessorRegistry } from '../processor/processor-registry';
 import type { TaskStore } from '../store/task-store';
 import type { UpkeepLogger } from './logger';
 import type { UpkeepSettings } from './settings';
+import type { CompiledSchedule } from '../runner/schedules';
+import type { RetentionOptions } from './retention';
+import type { MaintenanceTask } from '../entities/maintenance-task.entity';
+import type { MaintenanceTaskProcessor } from '../processor/maintenance-task-processor';
 
 /** What the facade shares with runners and helpers. @internal */
 export class UpkeepInternals {
@@ -13,6 +17,17 @@ export class UpkeepInternals {
   readonly wakeListeners = new Set<() => void>();
   /** Local runners, for instant cancel/pause of tasks they run. */
   readonly localRunners = new Set<{ interrupt(taskId: string, action: 'cancel' | 'pause'): boolean }>();
+
+  /** Cron schedules every runner ticks. */
+  schedules: CompiledSchedule[] = [];
+  /** Retention policy runners apply (undefined: keep everything). */
+  retention: (RetentionOptions & { intervalMs: number; batchSize: number }) | undefined;
+  /** Enqueues tasks through the facade (validation, events, wake-up). */
+  enqueue!: (
+    items: Array<{ processor: MaintenanceTaskProcessor; uniqueKey?: string; startAt?: Date; priority?: number; maxAttempts?: number; timeoutMs?: number }>,
+  ) => Promise<Array<{ task: MaintenanceTask; created: boolean }>>;
+  /** Prunes by the retention policy. */
+  prune!: () => Promise<unknown>;
 
   constructor(
     readonly store: TaskStore,

@@ -14,6 +14,8 @@ import { IllegalTransitionError, InvalidArgumentError, TaskNotFoundError } from 
 import { consoleLogger, type UpkeepLogger } from './logger';
 import { resolveSettings, type UpkeepSettings, type UpkeepSettingsInput, type UpkeepYamlSettings } from './settings';
 import { canTransition, type TaskStatus } from './status';
+import { CompiledSchedule, type ScheduleDefinition } from '../runner/schedules';
+import { validateRetention, type PruneResult, type RetentionOptions } from './retention';
 import { UpkeepInternals } from './upkeep-internals';
 
 /** Options of `new Upkeep(...)`. */
@@ -28,6 +30,10 @@ export interface UpkeepOptions {
   logger?: UpkeepLogger;
   /** Clock used for scheduling (tests may fake it). @defaultValue () => new Date() */
   clock?: () => Date;
+  /** Cron schedules; every runner ticks them and each occurrence is enqueued exactly once. */
+  schedules?: ScheduleDefinition[];
+  /** How long finished tasks, events and metrics are kept; runners prune older rows. Unset: keep all. */
+  retention?: RetentionOptions;
 }
 
 /** Options of `createTask` (and of each item of `createTasks`). */
@@ -98,6 +104,14 @@ export class Upkeep {
       }),
     );
     this.internals = new UpkeepInternals(store, this.registry, this.settings, this.events, recorder, logger, options.clock);
+    if (options.schedules !== undefined && !Array.isArray(options.schedules)) throw new InvalidArgumentError('new Upkeep(options): schedules must be an array');
+    this.internals.schedules = (options.schedules ?? []).map((def) => new CompiledSchedule(def));
+    const names = this.internals.schedules.map((s) => s.def.name);
+    const duplicate = names.find((n, i) => names.indexOf(n) !== i);
+    if (duplicate) throw new InvalidArgumentError(`schedules: the name "${duplicate}" is used twice`);
+    if (options.retention !== undefined) this.internals.retention = validateRetention(options.retention);
+    this.internals.enqueue = (items) => this.enqueue(items);
+    this.internals.prune = () => this.prune();
   }
 
   private get store(): TaskStore {
@@ -118,6 +132,10 @@ export class Upkeep {
 
   /** Enqueues many tasks with one round trip per batch of 500; returns them in input order. */
   async createTasks(items: CreateTaskItem[]): Promise<MaintenanceTask[]> {
+    return (await this.enqueue(items)).map((r) => r.task);
+  }
+
+  private async enqueue(items: CreateTaskItem[]): Promise<Array<{ task: MaintenanceTask; created: boolean }>> {
     if (!Array.isArray(items)) throw new InvalidArgumentError('createTasks(items): items must be an array');
     const now = this.internals.now();
     const rows = items.map((item, index) => this.toRow(item, now, `createTasks(items[${index}])`));
@@ -125,7 +143,37 @@ export class Upkeep {
     const results = await this.store.insertTasks(rows, now);
     for (const { task, created } of results) if (created) this.internals.publish('task:created', { task });
     if (results.some((r) => r.created && r.task.status === 'PENDING' && r.task.startAt <= now)) this.internals.wake();
-    return results.map((r) => r.task);
+    return results;
+  }
+
+  /**
+   * Deletes finished tasks, events and metrics older than the retention policy (or the
+   * ages given here), in batches. Safe to run from many runners at once: each batch skips
+   * rows another runner is deleting.
+   */
+  async prune(options: RetentionOptions = this.internals.retention ?? {}): Promise<PruneResult> {
+    const policy = validateRetention(options, 'prune(options)');
+    const now = this.internals.now().getTime();
+    const c = this.store.db.codec;
+    const result: PruneResult = { tasks: 0, events: 0, metrics: 0 };
+    const drain = async (table: 'maintenance_tasks' | 'task_events' | 'task_metrics', where: string, params: unknown[]) => {
+      let total = 0;
+      for (;;) {
+        const n = await this.store.deleteBatch(table, where, params, policy.batchSize);
+        total += n;
+        if (n < policy.batchSize) return total;
+      }
+    };
+    const before = (ms: number) => c.date(new Date(now - ms));
+    if (policy.completedAfterMs !== undefined) {
+      result.tasks += await drain('maintenance_tasks', `${c.id('status')} = 'COMPLETED' AND ${c.id('finished_at')} < ?`, [before(policy.completedAfterMs)]);
+    }
+    if (policy.failedAfterMs !== undefined) {
+      result.tasks += await drain('maintenance_tasks', `${c.id('status')} IN ('ERROR', 'CANCELLED') AND ${c.id('finished_at')} < ?`, [before(policy.failedAfterMs)]);
+    }
+    if (policy.eventsAfterMs !== undefined) result.events = await drain('task_events', `${c.id('timestamp')} < ?`, [before(policy.eventsAfterMs)]);
+    if (policy.metricsAfterMs !== undefined) result.metrics = await drain('task_metrics', `${c.id('timestamp')} < ?`, [before(policy.metricsAfterMs)]);
+    return result;
   }
 
   private toRow(item: CreateTaskItem, now: Date, where: string): NewTaskRow {
@@ -304,6 +352,7 @@ export class Upkeep {
     const updated = await this.mustGet(id);
     this.internals.publish(event, { task: updated });
     this.internals.wake();
+    await this.store.notify();
     return updated;
   }
 
@@ -314,20 +363,24 @@ export class Upkeep {
    */
   async resetStuckTasks(options: { olderThanMs?: number } = {}): Promise<string[]> {
     const now = this.internals.now();
-    const cutoff = options.olderThanMs !== undefined ? new Date(now.getTime() - options.olderThanMs) : now;
-    const stuck = await this.store.findExpiredLeases(options.olderThanMs !== undefined ? new Date(8.64e15) : now, 10_000);
+    const startedBefore = options.olderThanMs !== undefined ? new Date(now.getTime() - options.olderThanMs) : undefined;
+    const stuck = await this.store.findStuck(now, startedBefore, 10_000);
     const reset: string[] = [];
     for (const task of stuck) {
-      if (options.olderThanMs !== undefined && task.startedAt && task.startedAt > cutoff) continue;
+      // Guarded by the holder read above: a runner that renewed or finished meanwhile wins.
       const ok = await this.store.transition(task.id, 'PENDING', { releaseLease: true, startAt: now, lastError: 'Reset by an admin' }, now, {
         from: ['WORKING'],
         lockedBy: task.lockedBy ?? undefined,
       });
       if (!ok) continue;
       reset.push(task.id);
-      this.internals.publish('task:reset', { task: { ...task, status: 'PENDING' } as MaintenanceTask });
+      Object.assign(task, { status: 'PENDING', lockedBy: null, leaseExpiresAt: null });
+      this.internals.publish('task:reset', { task });
     }
-    if (reset.length) this.internals.wake();
+    if (reset.length) {
+      this.internals.wake();
+      await this.store.notify();
+    }
     return reset;
   }
 

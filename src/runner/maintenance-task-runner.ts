@@ -16,6 +16,7 @@ import { retryDelayMs } from './backoff';
 import { resolveRunnerOptions, type ResolvedRunnerOptions, type RunnerOptions } from './runner-options';
 import { describeThrown, toStorableResult } from './storable-result';
 import { RunningTaskContext } from './task-context';
+import { PgListener } from '../store/pg-listener';
 
 /** Counts of what a runner did, returned by `runDue()` and `runner.stats()`. */
 export interface RunnerStats {
@@ -104,6 +105,8 @@ export class MaintenanceTaskRunner {
   private pollTimer: NodeJS.Timeout | undefined;
   private readonly counters: RunnerStats = { claimed: 0, completed: 0, failed: 0, retried: 0, cancelled: 0, paused: 0, handedBack: 0, rescued: 0 };
   private readonly wake = () => this.requestPump();
+  private listener: PgListener | undefined;
+  private readonly scheduleCursor = new Map<string, Date>();
 
   constructor(
     private readonly up: UpkeepInternals,
@@ -144,6 +147,15 @@ export class MaintenanceTaskRunner {
     this.every(this.options.heartbeatIntervalMs, () => this.heartbeat());
     this.every(this.options.rescueIntervalMs, () => this.rescueExpired());
     this.every(Math.max(1000, Math.min(this.up.settings.queueTimeoutSeconds * 1000, 30_000)), () => this.handBackStale());
+    if (this.options.schedules && this.up.schedules.length && !this.options.exitWhenIdle) {
+      this.every(1000, () => this.tickSchedules());
+      await this.tickSchedules().catch((error) => this.reportError('schedules', error));
+    }
+    if (this.options.prune && this.up.retention && !this.options.exitWhenIdle) this.every(this.up.retention.intervalMs, () => this.up.prune());
+    if (this.options.listen && this.up.store.db.dialect === 'postgres' && !this.options.exitWhenIdle) {
+      this.listener = new PgListener(this.up.store.dataSource, this.wake, (error) => this.reportError('listen', error));
+      await this.listener.start();
+    }
     this.up.publish('runner:started', { runnerId: this.id, concurrency: this.options.concurrency, processorTypes: this.processorTypes });
     // A runner that starts rescues right away: a restart after a crash should not wait.
     await this.rescueExpired();
@@ -189,6 +201,8 @@ export class MaintenanceTaskRunner {
     this.stopping = true;
     if (this.pollTimer) clearTimeout(this.pollTimer);
     this.up.wakeListeners.delete(this.wake);
+    await this.listener?.stop();
+    this.listener = undefined;
     // Not started yet: back to the database at once.
     const notStarted = this.buffer.splice(0);
     this.bufferedAt.clear();
@@ -526,7 +540,13 @@ export class MaintenanceTaskRunner {
     const { task, ctx } = flight;
     const now = this.up.now();
     const guard = { lockedBy: this.id, from: ['WORKING' as const] };
-    const base = { cursor: ctx.latestCursor, resourceCleanupCompleted: cleanupDone, releaseLease: true };
+    const base = {
+      cursor: ctx.latestCursor,
+      progressDone: ctx.progressDone,
+      progressTotal: ctx.progressTotal,
+      resourceCleanupCompleted: cleanupDone,
+      releaseLease: true,
+    };
     switch (outcome.kind) {
       case 'completed': {
         const info: TaskInfo = { ...(task.info ?? {}), result: outcome.result };
@@ -734,6 +754,35 @@ export class MaintenanceTaskRunner {
     const failed = await this.up.store.findBlockedByFailure(100);
     if (failed.length) await this.cancelDependents(failed);
     if (expired.length) this.requestPump();
+  }
+
+  /** Enqueues each due cron occurrence; unique keys make every runner's insert but one a no-op. */
+  private async tickSchedules(): Promise<void> {
+    const now = this.up.now();
+    for (const schedule of this.up.schedules) {
+      let after = this.scheduleCursor.get(schedule.def.name);
+      if (!after) {
+        // First tick of this runner: continue after the latest occurrence any runner enqueued.
+        after = (await this.up.store.latestStartWithKeyPrefix(schedule.keyPrefix)) ?? now;
+      }
+      const due = schedule.due(after, now);
+      if (due.length) {
+        const results = await this.up.enqueue(
+          due.map((occurrence) => ({
+            processor: schedule.processorFor(occurrence),
+            uniqueKey: schedule.keyOf(occurrence),
+            startAt: occurrence,
+            priority: schedule.def.priority,
+            maxAttempts: schedule.def.maxAttempts,
+            timeoutMs: schedule.def.timeoutMs,
+          })),
+        );
+        results.forEach((r, i) => {
+          if (r.created) this.up.events.emit('schedule:enqueued', { name: schedule.def.name, occurrence: due[i]!, task: r.task });
+        });
+      }
+      this.scheduleCursor.set(schedule.def.name, now > after ? now : after);
+    }
   }
 
   /** Tasks claimed but not started for longer than queueTimeoutSeconds go back to the database. */

@@ -26,13 +26,17 @@ export interface RunnerOptions {
   listen?: boolean;
   /** Resolve `whenIdle()` and stop claiming once nothing is due (used by `runDue`). @defaultValue false */
   exitWhenIdle?: boolean;
+  /** Tick the cron schedules given to `Upkeep` (every runner may; each occurrence is enqueued once). @defaultValue true */
+  schedules?: boolean;
+  /** Apply the retention policy given to `Upkeep` from this runner. @defaultValue true */
+  prune?: boolean;
 }
 
 /** Runner options with every default applied. @internal */
 export type ResolvedRunnerOptions = Required<Omit<RunnerOptions, 'processorTypes'>> & { processorTypes: string[] | undefined };
 
 const POSITIVE_INTS = ['concurrency', 'pollIntervalMs', 'leaseMs', 'heartbeatIntervalMs', 'rescueIntervalMs', 'claimBatchSize'] as const;
-const KNOWN = new Set<string>([...POSITIVE_INTS, 'processorTypes', 'runnerId', 'interruptGraceMs', 'listen', 'exitWhenIdle']);
+const KNOWN = new Set<string>([...POSITIVE_INTS, 'processorTypes', 'runnerId', 'interruptGraceMs', 'listen', 'exitWhenIdle', 'schedules', 'prune']);
 
 /** Validates runner options (unknown keys and bad values name the key) and applies defaults. */
 export function resolveRunnerOptions(options: RunnerOptions, maxQueueSize: number): ResolvedRunnerOptions {
@@ -70,5 +74,7 @@ export function resolveRunnerOptions(options: RunnerOptions, maxQueueSize: numbe
     interruptGraceMs: options.interruptGraceMs ?? 5000,
     listen: options.listen ?? true,
     exitWhenIdle: options.exitWhenIdle ?? false,
+    schedules: options.schedules ?? true,
+    prune: options.prune ?? true,
   };
 }

@@ -2,6 +2,7 @@ import type { DataSource } from 'typeorm';
 import { sourcesOf, type TaskFailureReason, type TaskStatus } from '../core/status';
 import type { MaintenanceTask, TaskInfo } from '../entities/maintenance-task.entity';
 import { executorFor, type Executor } from './executor';
+import { NOTIFY_CHANNEL } from './pg-listener';
 import { rowToTask } from './task-row';
 
 /** A row to insert into `maintenance_tasks`. */
@@ -41,6 +42,8 @@ export interface TaskPatch {
   serviceInstanceId?: string | null;
   resourceCleanupCompleted?: boolean;
   control?: 'cancel' | 'pause' | null;
+  progressDone?: number | null;
+  progressTotal?: number | null;
 }
 
 /** Conditions a conditional UPDATE checks besides the transition table. */
@@ -128,6 +131,10 @@ export class TaskStore {
           `INSERT INTO ${this.t(DEP_TABLE)} (${c.id('task_id')}, ${c.id('depends_on_id')}, ${c.id('created_at')}) VALUES ${part.map(() => '(?, ?, ?)').join(', ')}`,
           part.flatMap(([taskId, dep]) => [taskId, dep, nowParam]),
         );
+      }
+      if (c.dialect === 'postgres' && createdRows.some((r) => r.status === 'PENDING' && r.startAt <= now)) {
+        // One NOTIFY per batch (PostgreSQL folds duplicates within a transaction), never one per row.
+        await tx.query(`NOTIFY ${NOTIFY_CHANNEL}`);
       }
       const createdIds = new Set(createdRows.map((r) => r.id));
       const fresh = await this.getTasksWith(tx, [...createdIds]);
@@ -311,6 +318,8 @@ export class TaskStore {
     if (patch.serviceInstanceId !== undefined) put('service_instance_id', patch.serviceInstanceId);
     if (patch.resourceCleanupCompleted !== undefined) put('resource_cleanup_completed', c.bool(patch.resourceCleanupCompleted));
     if (patch.control !== undefined) put('control', patch.control);
+    if (patch.progressDone !== undefined) put('progress_done', patch.progressDone);
+    if (patch.progressTotal !== undefined) put('progress_total', patch.progressTotal);
     if (patch.releaseLease) {
       sets.push(`${c.id('locked_by')} = NULL`, `${c.id('lease_expires_at')} = NULL`);
       if (patch.control === undefined) sets.push(`${c.id('control')} = NULL`);
@@ -424,6 +433,22 @@ export class TaskStore {
     return rows.map((row) => rowToTask(row, c));
   }
 
+  /**
+   * WORKING tasks an admin may reset: lease expired or missing, or (with `startedBefore`)
+   * started before that time whatever their lease.
+   */
+  async findStuck(now: Date, startedBefore: Date | undefined, limit: number): Promise<MaintenanceTask[]> {
+    const c = this.c;
+    const cond = startedBefore
+      ? `(${c.id('started_at')} IS NULL OR ${c.id('started_at')} < ?)`
+      : `(${c.id('lease_expires_at')} IS NULL OR ${c.id('lease_expires_at')} < ?)`;
+    const { rows } = await this.db.query(`SELECT * FROM ${this.t()} WHERE ${c.id('status')} = 'WORKING' AND ${cond} LIMIT ?`, [
+      c.date(startedBefore ?? now),
+      limit,
+    ]);
+    return rows.map((row) => rowToTask(row, c));
+  }
+
   /** Conditional rescue of one expired task; true when this caller won it. */
   async rescue(task: MaintenanceTask, to: 'PENDING' | 'ERROR', patch: TaskPatch, now: Date): Promise<boolean> {
     // Guarded by the old holder: if a heartbeat renewed the lease meanwhile, the holder is
@@ -484,6 +509,54 @@ export class TaskStore {
       [limit],
     );
     return rows.map((r) => r.id);
+  }
+
+  /** Wakes runners listening on PostgreSQL (no-op elsewhere). */
+  async notify(): Promise<void> {
+    if (this.c.dialect === 'postgres') await this.db.query(`NOTIFY ${NOTIFY_CHANNEL}`);
+  }
+
+  /** Start time of the latest task whose unique key starts with `prefix` (cron catch-up). */
+  async latestStartWithKeyPrefix(prefix: string): Promise<Date | null> {
+    const c = this.c;
+    // LIKE wildcards in the prefix (`_`) may over-match; the exact check happens here.
+    const { rows } = await this.db.query<{ start_at: unknown; unique_key: string }>(
+      `SELECT ${c.id('start_at')}, ${c.id('unique_key')} FROM ${this.t()} WHERE ${c.id('unique_key')} LIKE ? ORDER BY ${c.id('start_at')} DESC LIMIT 50`,
+      [`${prefix}%`],
+    );
+    const row = rows.find((r) => r.unique_key.startsWith(prefix));
+    return row ? c.readDate(row.start_at) : null;
+  }
+
+  /**
+   * Deletes up to `limit` rows of `table` matching `where`, skipping rows another runner is
+   * deleting right now (SKIP LOCKED), so runners pruning at once never do the same work.
+   * Returns the number deleted.
+   */
+  async deleteBatch(table: 'maintenance_tasks' | 'task_events' | 'task_metrics', where: string, params: unknown[], limit: number): Promise<number> {
+    const c = this.c;
+    const idCol = c.id('id');
+    if (c.dialect === 'postgres') {
+      const { affected } = await this.db.query(
+        `DELETE FROM ${this.t(table)} WHERE ${idCol} IN (SELECT ${idCol} FROM ${this.t(table)} WHERE ${where} LIMIT ? FOR UPDATE SKIP LOCKED)`,
+        [...params, limit],
+      );
+      return affected;
+    }
+    if (c.dialect === 'sqlite') {
+      const { affected } = await this.db.query(
+        `DELETE FROM ${this.t(table)} WHERE ${idCol} IN (SELECT ${idCol} FROM ${this.t(table)} WHERE ${where} LIMIT ?)`,
+        [...params, limit],
+      );
+      return affected;
+    }
+    return this.db.transaction(async (tx) => {
+      const { rows } = await tx.query<{ id: unknown }>(`SELECT ${idCol} FROM ${this.t(table)} WHERE ${where} LIMIT ? FOR UPDATE SKIP LOCKED`, [...params, limit]);
+      if (!rows.length) return 0;
+      const ids = rows.map((r) => r.id);
+      const { affected } = await tx.query(`DELETE FROM ${this.t(table)} WHERE ${idCol} IN ${c.list(ids.length)}`, ids);
+      return affected;
+    });
   }
 
   /** Task counts per status. */
