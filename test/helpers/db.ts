@@ -41,14 +41,16 @@ async function adminQuery(db: TestDb, sql: string): Promise<void> {
   }
 }
 
-let availability: Promise<string | null> | undefined;
+const availability = new Map<TestDb, Promise<string | null>>();
 
 /**
  * Null when the test database is reachable, else why not. Under CI=true an unreachable
  * database throws: a database test never skips there.
  */
 export function databaseProblem(db: TestDb = TEST_DB): Promise<string | null> {
-  availability ??= (async () => {
+  const known = availability.get(db);
+  if (known) return known;
+  const check = (async () => {
     if (db === 'sqlite') return null;
     try {
       await adminQuery(db, 'SELECT 1');
@@ -61,7 +63,8 @@ export function databaseProblem(db: TestDb = TEST_DB): Promise<string | null> {
       return message;
     }
   })();
-  return availability;
+  availability.set(db, check);
+  return check;
 }
 
 /** A fresh, empty database of the current backend; `options` connects to it. */
