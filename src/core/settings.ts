@@ -111,11 +111,13 @@ export function resolveSettings(input: UpkeepSettingsInput | UpkeepYamlSettings 
   const top: Record<string, unknown> = {};
   for (const [rawKey, value] of Object.entries(source)) {
     const key = yaml ? snakeToCamel(rawKey) : rawKey;
-    if (!TOP_KEYS.includes(key)) {
+    // The YAML shape is snake_case only, so each setting has one spelling there.
+    if (!TOP_KEYS.includes(key) || (yaml && camelToSnake(key) !== rawKey)) {
       problems.push({ key: yaml ? `tasks.${rawKey}` : rawKey, message: 'is not a known setting' });
       continue;
     }
     if (key === 'retry') {
+      if (value === undefined) continue;
       if (!isPlainObject(value)) {
         problems.push({ key: name('retry'), message: 'must be an object' });
         continue;
@@ -123,7 +125,7 @@ export function resolveSettings(input: UpkeepSettingsInput | UpkeepYamlSettings 
       const retry: Record<string, unknown> = {};
       for (const [rawRetryKey, retryValue] of Object.entries(value)) {
         const retryKey = yaml ? snakeToCamel(rawRetryKey) : rawRetryKey;
-        if (!RETRY_KEYS.includes(retryKey)) {
+        if (!RETRY_KEYS.includes(retryKey) || (yaml && camelToSnake(retryKey) !== rawRetryKey)) {
           problems.push({ key: `${yaml ? 'tasks.' : ''}retry.${rawRetryKey}`, message: 'is not a known setting' });
           continue;
         }
@@ -141,16 +143,18 @@ export function resolveSettings(input: UpkeepSettingsInput | UpkeepYamlSettings 
     for (const error of errors) {
       if (error.children?.length) collect(error.children, error.property);
       if (error.constraints) {
+        // class-validator starts each message with the camelCase property; the key already names it.
+        const messages = Object.values(error.constraints).map((m) => (m.startsWith(`${error.property} `) ? m.slice(error.property.length + 1) : m));
         problems.push({
           key: name(error.property, parent),
-          message: `${Object.values(error.constraints).join(', ')} (got ${JSON.stringify(error.value)})`,
+          message: `${messages.join(', ')} (got ${JSON.stringify(error.value)})`,
         });
       }
     }
   };
   collect(validateSync(settings, { forbidUnknownValues: false }));
   if (settings.retry.maxDelayMs < settings.retry.initialDelayMs) {
-    problems.push({ key: name('maxDelayMs', 'retry'), message: 'must be >= retry.initialDelayMs' });
+    problems.push({ key: name('maxDelayMs', 'retry'), message: `must be >= ${name('initialDelayMs', 'retry')}` });
   }
   if (problems.length) throw new SettingsValidationError(problems);
   Object.freeze(settings.retry);

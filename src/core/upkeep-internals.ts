@@ -26,6 +26,8 @@ export class UpkeepInternals {
   enqueue!: (
     items: Array<{ processor: MaintenanceTaskProcessor; uniqueKey?: string; startAt?: Date; priority?: number; maxAttempts?: number; timeoutMs?: number }>,
   ) => Promise<Array<{ task: MaintenanceTask; created: boolean }>>;
+  /** Host services handed to processors as `ctx.services`. */
+  services: Readonly<Record<string, unknown>> = Object.freeze({});
   /** Prunes by the retention policy. */
   prune!: () => Promise<unknown>;
 

@@ -34,6 +34,8 @@ export interface UpkeepOptions {
   schedules?: ScheduleDefinition[];
   /** How long finished tasks, events and metrics are kept; runners prune older rows. Unset: keep all. */
   retention?: RetentionOptions;
+  /** Host objects processors need (clients, repositories, pools), handed to them as `ctx.services`. */
+  services?: Record<string, unknown>;
 }
 
 /** Options of `createTask` (and of each item of `createTasks`). */
@@ -110,6 +112,10 @@ export class Upkeep {
     const duplicate = names.find((n, i) => names.indexOf(n) !== i);
     if (duplicate) throw new InvalidArgumentError(`schedules: the name "${duplicate}" is used twice`);
     if (options.retention !== undefined) this.internals.retention = validateRetention(options.retention);
+    if (options.services !== undefined && (typeof options.services !== 'object' || options.services === null)) {
+      throw new InvalidArgumentError('new Upkeep(options): services must be an object');
+    }
+    this.internals.services = Object.freeze({ ...(options.services ?? {}) });
     this.internals.enqueue = (items) => this.enqueue(items);
     this.internals.prune = () => this.prune();
   }

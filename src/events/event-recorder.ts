@@ -59,6 +59,14 @@ export class EventRecorder {
     for (let i = 0; i < rows.length; i += this.maxBatch) {
       const part = rows.slice(i, i + this.maxBatch);
       try {
+        if (c.dialect === 'postgres') {
+          await this.db.query(
+            `INSERT INTO ${c.id('task_events')} (${c.id('task_id')}, ${c.id('event_type')}, ${c.id('timestamp')}, ${c.id('details')})
+             SELECT ${c.id('task_id')}, ${c.id('event_type')}, ${c.id('timestamp')}, ${c.id('details')} FROM json_populate_recordset(NULL::${c.id('task_events')}, ?::json)`,
+            [JSON.stringify(part.map((r) => ({ task_id: r.taskId, event_type: r.eventType, timestamp: r.timestamp, details: r.details })))],
+          );
+          continue;
+        }
         await this.db.query(
           `INSERT INTO ${c.id('task_events')} (${c.id('task_id')}, ${c.id('event_type')}, ${c.id('timestamp')}, ${c.id('details')}) VALUES ${part
             .map(() => `(?, ?, ?, ${details})`)

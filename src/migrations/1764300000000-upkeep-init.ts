@@ -84,7 +84,7 @@ export function upkeepSchemaStatements(dialect: Dialect): string[] {
   const statements = [
     createTable(dialect, 'maintenance_tasks', TASK_COLUMNS, [`PRIMARY KEY (${n('id')})`]),
     // The claim: due PENDING tasks by priority, then due time.
-    `CREATE INDEX ${n('idx_upkeep_tasks_claim')} ON ${n('maintenance_tasks')} (${n('status')}, ${n('priority')} DESC, ${n('start_at')})`,
+    `CREATE INDEX ${n('idx_upkeep_tasks_claim')} ON ${n('maintenance_tasks')} (${n('status')}, ${n('priority')} DESC, ${n('start_at')}, ${n('id')})`,
     // Lease rescue: WORKING tasks whose lease ran out.
     `CREATE INDEX ${n('idx_upkeep_tasks_lease')} ON ${n('maintenance_tasks')} (${n('status')}, ${n('lease_expires_at')})`,
     // Heartbeats and hand-back: everything one runner holds.

@@ -18,14 +18,109 @@ export function validateProcessor(instance: object, processorType: string): void
   if (errors.length) throw new ProcessorValidationError(processorType, flatten(errors));
 }
 
+/**
+ * Keys class-transformer cannot copy on a plain (untyped) object: it skips `__proto__` and
+ * `constructor`, skips every name of an `Object.prototype` method (`toString`, `valueOf`, ...),
+ * and reads an own `constructor` as the object's type (a TypeError). Free-form props such as
+ * `filters: Record<string, string>` may hold any key, so these are set aside before the
+ * transform and put back on the plain objects it made.
+ */
+const SHADOWING_KEYS = new Set(Object.getOwnPropertyNames(Object.prototype));
+
+/** Per copied plain object: the keys taken out, and the original key order to restore. */
+type SetAside = WeakMap<object, { removed: Array<[string, unknown]>; order: string[] }>;
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null) return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+function defineOwn(target: object, key: string, value: unknown): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+/** Copy of `value` without shadowing keys on its plain objects (those go to `aside`); untouched subtrees are returned as is. */
+function setAside(value: unknown, aside: SetAside, seen: Set<object>): unknown {
+  if (typeof value !== 'object' || value === null || value instanceof Date || seen.has(value)) return value;
+  seen.add(value);
+  if (Array.isArray(value)) {
+    let copy: unknown[] | undefined;
+    value.forEach((item, i) => {
+      const next = setAside(item, aside, seen);
+      if (next !== item) (copy ??= [...value])[i] = next;
+    });
+    return copy ?? value;
+  }
+  const plain = isPlainObject(value);
+  const record = value as Record<string, unknown>;
+  const removed: Array<[string, unknown]> = [];
+  const changed = new Map<string, unknown>();
+  for (const key of Object.keys(record)) {
+    if (plain && SHADOWING_KEYS.has(key)) removed.push([key, record[key]]);
+    else {
+      const next = setAside(record[key], aside, seen);
+      if (next !== record[key]) changed.set(key, next);
+    }
+  }
+  if (!removed.length && !changed.size) return value;
+  const copy = Object.create(Object.getPrototypeOf(value) as object | null, Object.getOwnPropertyDescriptors(value)) as Record<string, unknown>;
+  for (const [key] of removed) delete copy[key];
+  for (const [key, next] of changed) defineOwn(copy, key, next);
+  if (removed.length) aside.set(copy, { removed, order: Object.keys(record) });
+  return copy;
+}
+
+/** A copy of a set-aside value: plain objects and arrays deep (keeping every key), Dates as new Dates. */
+function cloneAside(value: unknown): unknown {
+  if (value instanceof Date) return new Date(value.getTime());
+  if (Array.isArray(value)) return value.map(cloneAside);
+  if (!isPlainObject(value)) return value;
+  const copy = {};
+  for (const key of Object.keys(value)) defineOwn(copy, key, cloneAside(value[key]));
+  return copy;
+}
+
+/** Puts set-aside keys back on the plain objects the transform made from `source`. */
+function putBack(target: unknown, source: unknown, aside: SetAside, seen: Set<object>): void {
+  if (typeof target !== 'object' || target === null || typeof source !== 'object' || source === null || seen.has(source)) return;
+  seen.add(source);
+  const entry = aside.get(source);
+  // Only plain objects get them back: on a class instance they would shadow its methods.
+  if (entry && isPlainObject(target)) {
+    for (const [key, value] of entry.removed) defineOwn(target, key, cloneAside(value));
+    // Re-insert every key in the source's order, so the stored JSON keeps it.
+    for (const key of entry.order) {
+      if (!Object.prototype.hasOwnProperty.call(target, key)) continue;
+      const value = target[key];
+      delete target[key];
+      defineOwn(target, key, value);
+    }
+  }
+  for (const key of Object.keys(source)) {
+    if (Object.prototype.hasOwnProperty.call(target, key)) {
+      putBack((target as Record<string, unknown>)[key], (source as Record<string, unknown>)[key], aside, seen);
+    }
+  }
+}
+
+/** Runs a class-transformer call on `value` so that free-form objects keep every key. */
+function transformKeepingKeys<R>(value: unknown, transform: (safe: unknown) => R): R {
+  const aside: SetAside = new WeakMap();
+  const safe = setAside(value, aside, new Set());
+  const result = transform(safe);
+  if (safe !== value) putBack(result, safe, aside, new Set());
+  return result;
+}
+
 /** Builds a processor from plain props through class-transformer (so `@Type` and defaults apply). */
 export function instantiateProcessor<T extends object>(cls: new () => T, props: unknown): T {
-  return plainToInstance(cls, props as object, { exposeDefaultValues: true }) as T;
+  return transformKeepingKeys(props, (safe) => plainToInstance(cls, safe as object, { exposeDefaultValues: true }) as T);
 }
 
 /** Serialises a processor's props to the JSON stored in `processor_json`. */
 export function serializeProcessor(instance: object): string {
-  return JSON.stringify(instanceToPlain(instance, { exposeUnsetFields: false }));
+  return JSON.stringify(transformKeepingKeys(instance, (safe) => instanceToPlain(safe as object, { exposeUnsetFields: false })));
 }
 
 /** Parses `processor_json`; throws SyntaxError with the parser's message when it is not JSON. */

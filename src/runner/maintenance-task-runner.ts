@@ -374,7 +374,7 @@ export class MaintenanceTaskRunner {
   private startTask(task: MaintenanceTask): void {
     const logger = childLogger(this.up.logger, { taskId: task.id, processorType: task.processorType });
     const flight = {} as InFlight;
-    const ctx = new RunningTaskContext(task, this.id, logger, task.assignedDevice, {
+    const ctx = new RunningTaskContext(task, this.id, logger, task.assignedDevice, this.up.store.dataSource, this.up.services, {
       onProgress: (done, total) => this.onProgress(flight, done, total),
       onCursor: () => this.onProgress(flight, flight.ctx.progressDone, flight.ctx.progressTotal, false),
       onStage: (stage) => this.up.events.emit('task:stage', { task, stage }),
@@ -384,7 +384,10 @@ export class MaintenanceTaskRunner {
     });
     Object.assign(flight, { task, ctx, startedAt: Date.now(), lastProgressWrite: 0 });
     this.inFlight.set(task.id, flight);
-    flight.done = this.runTask(flight)
+    // Start on the next turn of the event loop: with a synchronous driver (better-sqlite3)
+    // a chain of tasks would otherwise never let timers (timeouts, heartbeats) run.
+    flight.done = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => this.runTask(flight))
       .catch((error) => this.reportError(`task ${task.id}`, error))
       .finally(() => {
         if (flight.progressTimer) clearTimeout(flight.progressTimer);
@@ -450,10 +453,23 @@ export class MaintenanceTaskRunner {
     await this.finish(flight, outcome, cleanupDone, processor);
   }
 
+  /** The outcome of an attempt that was interrupted (cancel, pause, shutdown, lost lease). */
+  private interruptedOutcome(reason: unknown): Outcome | undefined {
+    if (reason instanceof TaskCancelledError) return { kind: 'cancelled' };
+    if (reason instanceof TaskInterruptedError) {
+      return reason.kind === 'pause' ? { kind: 'paused' } : reason.kind === 'shutdown' ? { kind: 'handed_back' } : { kind: 'lease_lost' };
+    }
+    return undefined;
+  }
+
   /** Runs the processor against its timeout and interruptions; never throws. */
   private async execute(flight: InFlight, processor: MaintenanceTaskProcessor): Promise<Outcome> {
     const { task, ctx } = flight;
+    // Interrupted before it started (cancelled or paused while waiting for its turn).
+    const early = ctx.signal.aborted ? this.interruptedOutcome(ctx.signal.reason) : undefined;
+    if (early) return early;
     const timeoutMs = this.timeoutFor(task);
+    ctx.deadline = Date.now() + timeoutMs;
     let timer: NodeJS.Timeout | undefined;
     let graceTimer: NodeJS.Timeout | undefined;
     const interrupted = new Promise<'timeout' | 'grace'>((resolve) => {
@@ -487,10 +503,8 @@ export class MaintenanceTaskRunner {
         return { kind: 'failed', reason: 'result_not_serializable', retryable: false, error: { name: e.name, message: e.message, code: e.code } };
       }
     }
-    if (reason instanceof TaskCancelledError) return { kind: 'cancelled' };
-    if (reason instanceof TaskInterruptedError) {
-      return reason.kind === 'pause' ? { kind: 'paused' } : reason.kind === 'shutdown' ? { kind: 'handed_back' } : { kind: 'lease_lost' };
-    }
+    const interruptedBy = this.interruptedOutcome(reason);
+    if (interruptedBy) return interruptedBy;
     const error = typeof settled === 'object' && !settled.ok ? settled.error : undefined;
     if (error instanceof TaskCancelledError) return { kind: 'cancelled' };
     const e = describeThrown(error);

@@ -1,6 +1,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { DataSource } from 'typeorm';
+import { TaskTimeoutError } from '../core/errors';
 import type { UpkeepLogger } from '../core/logger';
 import type { MaintenanceTask } from '../entities/maintenance-task.entity';
 
@@ -22,6 +24,10 @@ export interface TaskContext {
   readonly logger: UpkeepLogger;
   /** Cursor stored by an earlier attempt (resumable iteration), or null. */
   readonly cursor: string | null;
+  /** The DataSource upkeep stores tasks in (processors are rebuilt from JSON, so they cannot hold one). */
+  readonly dataSource: DataSource;
+  /** Whatever the host passed as `new Upkeep({ services })`: clients, repositories, pools. */
+  readonly services: Readonly<Record<string, unknown>>;
   /** Reports progress; stored at most about once a second and emitted as `task:progress`. */
   progress(done: number, total?: number | null): void;
   /** Stores a resumable cursor (at most about once a second, and always when the attempt ends). */
@@ -34,7 +40,11 @@ export interface TaskContext {
   onCleanup(fn: () => unknown): void;
   /** A private temporary folder, removed after the attempt. */
   tempDir(): Promise<string>;
-  /** Throws `signal.reason` when the task was asked to stop (a safe point for long loops). */
+  /**
+   * Throws `signal.reason` when the task was asked to stop, or a timeout error when its
+   * deadline passed (a safe point for long loops; works even when a synchronous driver
+   * keeps timers from firing).
+   */
   throwIfStopping(): void;
 }
 
@@ -54,6 +64,8 @@ export class RunningTaskContext implements TaskContext {
   latestCursor: string | null;
   progressDone: number | null;
   progressTotal: number | null;
+  /** Epoch ms after which the attempt has timed out. */
+  deadline = Infinity;
   private tempDirs: string[] = [];
 
   constructor(
@@ -61,6 +73,8 @@ export class RunningTaskContext implements TaskContext {
     readonly runnerId: string,
     readonly logger: UpkeepLogger,
     public device: string | null,
+    readonly dataSource: DataSource,
+    readonly services: Readonly<Record<string, unknown>>,
     private readonly hooks: ContextHooks,
   ) {
     this.latestCursor = task.cursor;
@@ -121,6 +135,9 @@ export class RunningTaskContext implements TaskContext {
   }
 
   throwIfStopping(): void {
+    if (!this.controller.signal.aborted && Date.now() > this.deadline) {
+      this.controller.abort(new TaskTimeoutError(`Task ${this.task.id} passed its deadline`));
+    }
     if (this.controller.signal.aborted) throw this.controller.signal.reason;
   }
 }

@@ -85,65 +85,82 @@ export class TaskStore {
     return this.c.id(name);
   }
 
-  /** Inserts tasks (in chunks, one statement each); rows whose unique key exists already are skipped. */
+  /**
+   * Inserts tasks (in chunks, one statement each; on PostgreSQL the whole chunk travels as
+   * one JSON parameter). Rows whose unique key exists already are skipped and the existing
+   * task is returned in their place. Due rows wake PostgreSQL listeners with one NOTIFY.
+   */
   async insertTasks(rows: readonly NewTaskRow[], now: Date): Promise<Array<{ task: MaintenanceTask; created: boolean }>> {
     if (!rows.length) return [];
-    const c = this.c;
-    const cols = [
-      'id', 'status', 'processor_type', 'processor_json', 'delay', 'info', 'created_at', 'updated_at', 'start_at',
-      'priority', 'attempts', 'max_attempts', 'timeout_ms', 'unique_key', 'depends_on_count', 'estimated_memory_mb',
-      'assigned_device', 'failure_reason', 'finished_at', 'resource_cleanup_completed', 'version',
-    ];
-    const tuple = `(${cols.map((col) => (col === 'info' && c.dialect === 'postgres' ? 'CAST(? AS jsonb)' : '?')).join(', ')})`;
-    const conflict =
-      c.dialect === 'mysql' ? ` ON DUPLICATE KEY UPDATE ${c.id('id')} = ${c.id('id')}` : ` ON CONFLICT (${c.id('unique_key')}) DO NOTHING`;
-    const nowParam = c.date(now);
-    return this.db.transaction(async (tx) => {
+    const hasDeps = rows.some((r) => r.dependsOn.length);
+    const run = async (db: Executor) => {
+      const inserted = new Map<string, MaintenanceTask>();
       for (const part of chunks(rows)) {
-        const params: unknown[] = [];
-        for (const r of part) {
-          const finished = r.status === 'CANCELLED' || r.status === 'ERROR' ? nowParam : null;
-          params.push(
-            r.id, r.status, r.processorType, r.processorJson, r.delay, c.json(r.info ?? null), nowParam, nowParam,
-            c.date(r.startAt), r.priority, 0, r.maxAttempts, r.timeoutMs, r.uniqueKey, r.dependsOn.length,
-            r.estimatedMemoryMb, r.assignedDevice, r.failureReason ?? null, finished, c.bool(false), 1,
-          );
-        }
-        await tx.query(
-          `INSERT INTO ${this.t()} (${cols.map((col) => c.id(col)).join(', ')}) VALUES ${part.map(() => tuple).join(', ')}${conflict}`,
-          params,
-        );
+        for (const task of await this.insertChunk(db, part, now)) inserted.set(task.id, task);
       }
-      // Which keyed rows lost to an existing task with the same key.
-      const keyed = rows.filter((r) => r.uniqueKey !== null);
+      // Keyed rows that were not inserted lost to an existing task with the same key.
+      const losers = rows.filter((r) => r.uniqueKey !== null && !inserted.has(r.id));
       const winners = new Map<string, MaintenanceTask>();
-      for (const part of chunks(keyed)) {
-        const found = await tx.query(`SELECT * FROM ${this.t()} WHERE ${c.id('unique_key')} IN ${c.list(part.length)}`, part.map((r) => r.uniqueKey));
+      for (const part of chunks([...new Set(losers.map((r) => r.uniqueKey!))])) {
+        const found = await db.query(`SELECT * FROM ${this.t()} WHERE ${this.c.id('unique_key')} IN ${this.c.list(part.length)}`, part);
         for (const row of found.rows) {
-          const task = rowToTask(row, c);
+          const task = rowToTask(row, this.c);
           winners.set(task.uniqueKey!, task);
         }
       }
-      const createdRows = rows.filter((r) => r.uniqueKey === null || winners.get(r.uniqueKey)?.id === r.id);
-      const deps = createdRows.flatMap((r) => r.dependsOn.map((dep) => [r.id, dep] as const));
+      const deps = rows.filter((r) => inserted.has(r.id)).flatMap((r) => r.dependsOn.map((dep) => [r.id, dep] as const));
       for (const part of chunks(deps)) {
-        await tx.query(
-          `INSERT INTO ${this.t(DEP_TABLE)} (${c.id('task_id')}, ${c.id('depends_on_id')}, ${c.id('created_at')}) VALUES ${part.map(() => '(?, ?, ?)').join(', ')}`,
-          part.flatMap(([taskId, dep]) => [taskId, dep, nowParam]),
+        await db.query(
+          `INSERT INTO ${this.t(DEP_TABLE)} (${this.c.id('task_id')}, ${this.c.id('depends_on_id')}, ${this.c.id('created_at')}) VALUES ${part.map(() => '(?, ?, ?)').join(', ')}`,
+          part.flatMap(([taskId, dep]) => [taskId, dep, this.c.date(now)]),
         );
       }
-      if (c.dialect === 'postgres' && createdRows.some((r) => r.status === 'PENDING' && r.startAt <= now)) {
-        // One NOTIFY per batch (PostgreSQL folds duplicates within a transaction), never one per row.
-        await tx.query(`NOTIFY ${NOTIFY_CHANNEL}`);
-      }
-      const createdIds = new Set(createdRows.map((r) => r.id));
-      const fresh = await this.getTasksWith(tx, [...createdIds]);
       return rows.map((r) => {
-        const winner = r.uniqueKey !== null ? winners.get(r.uniqueKey) : undefined;
-        if (winner && winner.id !== r.id) return { task: winner, created: false };
-        return { task: fresh.get(r.id)!, created: true };
+        const own = inserted.get(r.id);
+        return own ? { task: own, created: true } : { task: winners.get(r.uniqueKey!)!, created: false };
       });
+    };
+    const results = hasDeps ? await this.db.transaction(run) : await run(this.db);
+    // One NOTIFY per call, never one per row; PostgreSQL folds duplicates anyway.
+    if (results.some((r) => r.created && r.task.status === 'PENDING' && r.task.startAt <= now)) await this.notify();
+    return results;
+  }
+
+  private async insertChunk(db: Executor, part: readonly NewTaskRow[], now: Date): Promise<MaintenanceTask[]> {
+    const c = this.c;
+    const record = (r: NewTaskRow) => ({
+      id: r.id, status: r.status, processor_type: r.processorType, processor_json: r.processorJson, delay: r.delay,
+      info: r.info ?? null, created_at: now, updated_at: now, start_at: r.startAt, priority: r.priority, attempts: 0,
+      max_attempts: r.maxAttempts, timeout_ms: r.timeoutMs, unique_key: r.uniqueKey, depends_on_count: r.dependsOn.length,
+      estimated_memory_mb: r.estimatedMemoryMb, assigned_device: r.assignedDevice, failure_reason: r.failureReason ?? null,
+      finished_at: r.status === 'CANCELLED' || r.status === 'ERROR' ? now : null, resource_cleanup_completed: false, version: 1,
     });
+    const cols = Object.keys(record(part[0]!));
+    const colList = cols.map((col) => c.id(col)).join(', ');
+    if (c.dialect === 'postgres') {
+      const { rows } = await db.query(
+        `INSERT INTO ${this.t()} (${colList}) SELECT ${colList} FROM json_populate_recordset(NULL::${this.t()}, ?::json)
+         ON CONFLICT (${c.id('unique_key')}) DO NOTHING RETURNING *`,
+        [JSON.stringify(part.map(record))],
+      );
+      return rows.map((row) => rowToTask(row, c));
+    }
+    const params: unknown[] = [];
+    for (const r of part) {
+      const rec = record(r) as Record<string, unknown>;
+      for (const col of cols) {
+        const v = rec[col];
+        params.push(v instanceof Date ? c.date(v) : typeof v === 'boolean' ? c.bool(v) : col === 'info' ? c.json(v) : v);
+      }
+    }
+    const tuple = `(${cols.map(() => '?').join(', ')})`;
+    const values = part.map(() => tuple).join(', ');
+    if (c.dialect === 'sqlite') {
+      const { rows } = await db.query(`INSERT INTO ${this.t()} (${colList}) VALUES ${values} ON CONFLICT (${c.id('unique_key')}) DO NOTHING RETURNING *`, params);
+      return rows.map((row) => rowToTask(row, c));
+    }
+    await db.query(`INSERT INTO ${this.t()} (${colList}) VALUES ${values} ON DUPLICATE KEY UPDATE ${c.id('id')} = ${c.id('id')}`, params);
+    return [...(await this.getTasksWith(db, part.map((r) => r.id))).values()];
   }
 
   private async getTasksWith(db: Executor, ids: readonly string[]): Promise<Map<string, MaintenanceTask>> {
@@ -272,7 +289,26 @@ export class TaskStore {
         c.date(now), c.date(now),
       ];
       const where = `${c.id('id')} IN ${c.list(ids.length)} AND ${c.id('status')} = 'WORKING' AND ${c.id('locked_by')} = ?`;
-      if (c.dialect === 'mysql') {
+      if (c.dialect === 'postgres') {
+        // One JSON parameter carries the whole batch.
+        const { rows } = await this.db.query<{ id: string }>(
+          `UPDATE ${this.t()} t SET ${c.id('status')} = 'COMPLETED', ${c.id('info')} = v.${c.id('info')},
+             ${c.id('actual_memory_mb')} = v.${c.id('actual_memory_mb')}, ${c.id('resource_cleanup_completed')} = v.${c.id('resource_cleanup_completed')},
+             ${c.id('progress_done')} = COALESCE(v.${c.id('progress_done')}, t.${c.id('progress_done')}),
+             ${c.id('finished_at')} = ?, ${c.id('updated_at')} = ?, ${c.id('locked_by')} = NULL, ${c.id('lease_expires_at')} = NULL,
+             ${c.id('control')} = NULL, ${c.id('failure_reason')} = NULL, ${c.id('version')} = t.${c.id('version')} + 1
+           FROM json_populate_recordset(NULL::${this.t()}, ?::json) v
+           WHERE t.${c.id('id')} = v.${c.id('id')} AND t.${c.id('status')} = 'WORKING' AND t.${c.id('locked_by')} = ?
+           RETURNING t.${c.id('id')}`,
+          [
+            now,
+            now,
+            JSON.stringify(part.map((i) => ({ id: i.id, info: i.info, actual_memory_mb: i.actualMemoryMb, resource_cleanup_completed: i.cleanupDone, progress_done: i.progressDone }))),
+            runnerId,
+          ],
+        );
+        done.push(...rows.map((r) => r.id));
+      } else if (c.dialect === 'mysql') {
         await this.db.transaction(async (tx) => {
           const held = await tx.query<{ id: string }>(`SELECT ${c.id('id')} FROM ${this.t()} WHERE ${where} FOR UPDATE`, [...ids, runnerId]);
           if (!held.rows.length) return;

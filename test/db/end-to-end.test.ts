@@ -113,6 +113,16 @@ describe.skipIf(problem)(`end to end on ${TEST_DB}`, () => {
     expect((await upkeep.getTask(good.id))!.status).toBe('COMPLETED');
   });
 
+  it('a processor busy on database calls still times out at its next safe point (even on a synchronous driver)', async () => {
+    const task = await upkeep.createTask(MisbehavingProcessor.create({ mode: 'busy-db-loop' }), { timeoutMs: 200 });
+    const started = Date.now();
+    await upkeep.runDue();
+    expect(Date.now() - started).toBeLessThan(5000);
+    const t = (await upkeep.getTask(task.id))!;
+    expect(t.status).toBe('ERROR');
+    expect(t.failureReason).toBe('timeout');
+  });
+
   it('a row with an unknown processor type stays PENDING for runners that do not know it', async () => {
     const task = await upkeep.createTask(SumProcessor.create({ numbers: [1] }));
     const q = TEST_DB === 'postgres' ? '$1' : '?';

@@ -27,10 +27,10 @@ describe.skipIf(problem)(`runner behaviour on ${TEST_DB}`, () => {
     const task = await upkeep.createTask(FlakyProcessor.create({ succeedOnAttempt: 3 }));
     const runner = upkeep.createRunner({ pollIntervalMs: 20 });
     await runner.start();
-    const done = await waitFor(async () => {
+    const done = (await waitFor(async () => {
       const t = await upkeep.getTask(task.id);
       return t?.status === 'COMPLETED' ? t : null;
-    });
+    }))!;
     await runner.stop();
     const times = attemptTimes.get(task.id)!;
     expect(times).toHaveLength(3);

@@ -17,13 +17,19 @@ export class SumProcessor extends MaintenanceTaskProcessor<{ sum: number }> {
 @Processor('test-misbehave')
 export class MisbehavingProcessor extends MaintenanceTaskProcessor {
   @IsString()
-  mode!: 'throw' | 'throw-string' | 'throw-undefined' | 'hang' | 'hang-ignoring-signal' | 'bigint' | 'cycle' | 'function' | 'unrecoverable' | 'fail-once' | 'ok';
+  mode!: 'busy-db-loop' | 'throw' | 'throw-string' | 'throw-undefined' | 'hang' | 'hang-ignoring-signal' | 'bigint' | 'cycle' | 'function' | 'unrecoverable' | 'fail-once' | 'ok';
 
   @IsOptional() @IsInt() @Min(0)
   sleepMs?: number;
 
   async process(task: MaintenanceTask, ctx: TaskContext): Promise<unknown> {
     switch (this.mode) {
+      case 'busy-db-loop':
+        // Never yields to timers on a synchronous driver; the deadline check must stop it.
+        for (;;) {
+          ctx.throwIfStopping();
+          await ctx.dataSource.query('SELECT 1');
+        }
       case 'throw':
         throw new Error('boom');
       case 'throw-string':

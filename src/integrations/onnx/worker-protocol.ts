@@ -1,0 +1,31 @@
+import type { SerializedError } from './onnx-errors';
+import type { OnnxExecutionProvider, OnnxOutputs, OnnxTensorData, OnnxValueMetadata } from './onnx-types';
+import type { SessionSpec } from './ort-session';
+
+/** `workerData` of an inference worker. */
+export interface InferenceWorkerData {
+  spec: SessionSpec;
+  /** Module to load ONNX Runtime from. */
+  runtimeModule: string;
+}
+
+/** Main thread → worker. */
+export type ToWorker =
+  | { type: 'run'; id: number; feeds: Record<string, OnnxTensorData>; fetches?: string[] }
+  | { type: 'close' };
+
+/** Worker → main thread. */
+export type FromWorker =
+  | {
+      type: 'ready';
+      executionProvider: OnnxExecutionProvider;
+      fallbackReason?: string;
+      inputNames: string[];
+      outputNames: string[];
+      inputMetadata: OnnxValueMetadata[];
+      outputMetadata: OnnxValueMetadata[];
+    }
+  | { type: 'open-failed'; error: SerializedError }
+  | { type: 'result'; id: number; outputs: OnnxOutputs; durationMs: number }
+  | { type: 'run-failed'; id: number; error: SerializedError }
+  | { type: 'closed' };
