@@ -2,6 +2,7 @@ import type { DataSource } from 'typeorm';
 import type { MaintenanceTask } from '../entities/maintenance-task.entity';
 import type { MaintenanceTaskProcessor } from '../processor/maintenance-task-processor';
 import { TaskStore } from '../store/task-store';
+import { InvalidArgumentError } from './errors';
 import { resolveSettings, type UpkeepSettingsInput } from './settings';
 import { buildTaskRow, type CreateTaskOptions } from './upkeep';
 
@@ -22,10 +23,7 @@ export async function createMaintenanceTask(
   if (row.dependsOn.length) {
     const statuses = await store.statusesOf(row.dependsOn);
     const missing = row.dependsOn.filter((id) => !statuses.has(id));
-    if (missing.length) {
-      const { InvalidArgumentError } = await import('./errors');
-      throw new InvalidArgumentError(`dependsOn: no task has id ${missing.join(', ')}`);
-    }
+    if (missing.length) throw new InvalidArgumentError(`dependsOn: no task has id ${missing.join(', ')}`);
   }
   const [result] = await store.insertTasks([row], now);
   return result!.task;

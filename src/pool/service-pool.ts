@@ -838,7 +838,7 @@ export class ServicePool<T> implements LeaseOwner<T> {
   /** The request could not fit even with nothing else of the pool's on the device. */
   private neverFits(slot: DeviceSlot<T>, memoryMb: number): boolean {
     const needed = memoryMb + slot.instanceMb;
-    return false;
+    return needed > 0 && (needed > slot.info.freeMemoryMb + slot.baselineMb || needed > slot.budgetMb);
   }
 
   /** Creates keep failing and the device is still in its back-off. */
@@ -849,7 +849,7 @@ export class ServicePool<T> implements LeaseOwner<T> {
   // ---------------------------------------------------------------- lending
 
   private needsValidation(instance: Instance<T>): boolean {
-    return this.options.validateOnBorrow && !instance.fresh && typeof this.options.factory.validate === 'function';
+    return this.options.validateOnBorrow && typeof this.options.factory.validate === 'function';
   }
 
   /** Hands an idle instance to a waiter (after validation when needed). */

@@ -1,0 +1,33 @@
+// Checks the built package: `npm pack` contents, and that the root entry, loaded in plain
+// Node as ESM and as CJS, loads none of the optional peers. Run after `npm run build`.
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+
+const fail = (message) => {
+  console.error(`check-package: FAIL: ${message}`);
+  process.exit(1);
+};
+
+const [pack] = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }));
+const files = new Set(pack.files.map((f) => f.path));
+for (const required of ['dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/index.d.cts', 'dist/integrations/onnx/index.js', 'dist/integrations/onnx/index.cjs', 'dist/integrations/onnx/index.d.ts', 'dist/integrations/onnx/inference-worker.js', 'dist/integrations/onnx/inference-worker.cjs', 'package.json', 'README.md', 'CHANGELOG.md']) {
+  if (!files.has(required)) fail(`npm pack is missing ${required}`);
+}
+for (const path of files) if (/^(src|test|examples|bench)\//.test(path)) fail(`npm pack ships ${path}`);
+console.log(`check-package: npm pack has ${files.size} files (${(pack.size / 1024).toFixed(0)} KiB packed), ESM + CJS + types present`);
+
+const OPTIONAL = ['onnxruntime-node', 'express', 'fastify', '@nestjs'];
+const probe = (kind) => {
+  const code =
+    kind === 'esm'
+      ? `import 'reflect-metadata'; import { createRequire } from 'node:module'; const m = await import(${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)}); if (typeof m.Upkeep !== 'function') throw new Error('no Upkeep export'); const cache = Object.keys(createRequire(import.meta.url).cache); console.log(JSON.stringify(cache));`
+      : `require('reflect-metadata'); const m = require(${JSON.stringify(new URL('../dist/index.cjs', import.meta.url).pathname)}); if (typeof m.Upkeep !== 'function') throw new Error('no Upkeep export'); console.log(JSON.stringify(Object.keys(require.cache)));`;
+  const out = execFileSync(process.execPath, kind === 'esm' ? ['--input-type=module', '-e', code] : ['-e', code], { encoding: 'utf8' });
+  const loaded = JSON.parse(out.trim().split('\n').pop());
+  const offenders = loaded.filter((p) => OPTIONAL.some((name) => p.includes(`/node_modules/${name}`)));
+  if (offenders.length) fail(`the ${kind} root entry loaded optional peers: ${offenders.join(', ')}`);
+  console.log(`check-package: ${kind.toUpperCase()} root entry loads (${loaded.length} CJS modules), none of ${OPTIONAL.join(', ')}`);
+};
+if (!existsSync(new URL('../dist/index.js', import.meta.url))) fail('dist/ is missing: run npm run build first');
+probe('esm');
+probe('cjs');
