@@ -51,6 +51,14 @@ export class UpkeepSettings {
   @IsInt() @Min(1)
   cleanupTimeoutSeconds = 30;
 
+  /** After an out-of-memory failure on a GPU, retry the task on the CPU. @defaultValue true */
+  @IsBoolean()
+  oomCpuFallback = true;
+
+  /** How often running tasks' memory is sampled into `task_metrics` (with resource tracking on). @defaultValue 5000 */
+  @IsInt() @Min(100)
+  metricsIntervalMs = 5000;
+
   /** Persist lifecycle events to `task_events` (batched). @defaultValue true */
   @IsBoolean()
   persistEvents = true;

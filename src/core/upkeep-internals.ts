@@ -10,6 +10,8 @@ import type { CompiledSchedule } from '../runner/schedules';
 import type { RetentionOptions } from './retention';
 import type { MaintenanceTask } from '../entities/maintenance-task.entity';
 import type { MaintenanceTaskProcessor } from '../processor/maintenance-task-processor';
+import type { DeviceInfo, DeviceProbe } from '../pool/device';
+import type { ServicePool } from '../pool/service-pool';
 
 /** What the facade shares with runners and helpers. @internal */
 export class UpkeepInternals {
@@ -26,6 +28,10 @@ export class UpkeepInternals {
   enqueue!: (
     items: Array<{ processor: MaintenanceTaskProcessor; uniqueKey?: string; startAt?: Date; priority?: number; maxAttempts?: number; timeoutMs?: number }>,
   ) => Promise<Array<{ task: MaintenanceTask; created: boolean }>>;
+  /** Devices runners place tasks on (default: detected). */
+  devices: DeviceInfo[] | DeviceProbe | undefined;
+  /** Pools used by this process's tasks (for metrics). */
+  readonly pools = new Set<ServicePool<unknown>>();
   /** Host services handed to processors as `ctx.services`. */
   services: Readonly<Record<string, unknown>> = Object.freeze({});
   /** Prunes by the retention policy. */

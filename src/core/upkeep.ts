@@ -16,6 +16,8 @@ import { resolveSettings, type UpkeepSettings, type UpkeepSettingsInput, type Up
 import { canTransition, type TaskStatus } from './status';
 import { CompiledSchedule, type ScheduleDefinition } from '../runner/schedules';
 import { validateRetention, type PruneResult, type RetentionOptions } from './retention';
+import type { DeviceInfo, DeviceProbe } from '../pool/device';
+import type { ServicePool } from '../pool/service-pool';
 import { UpkeepInternals } from './upkeep-internals';
 
 /** Options of `new Upkeep(...)`. */
@@ -36,6 +38,10 @@ export interface UpkeepOptions {
   retention?: RetentionOptions;
   /** Host objects processors need (clients, repositories, pools), handed to them as `ctx.services`. */
   services?: Record<string, unknown>;
+  /** Devices runners place tasks on, or a probe returning them. @defaultValue `detectDevices()` (CPU plus NVIDIA GPUs) */
+  devices?: DeviceInfo[] | DeviceProbe;
+  /** Service pools whose utilization `metrics()` reports (pools used through `ctx.acquire` are added on first use). */
+  pools?: ServicePool<unknown>[];
 }
 
 /** Options of `createTask` (and of each item of `createTasks`). */
@@ -116,6 +122,11 @@ export class Upkeep {
       throw new InvalidArgumentError('new Upkeep(options): services must be an object');
     }
     this.internals.services = Object.freeze({ ...(options.services ?? {}) });
+    if (options.devices !== undefined && !Array.isArray(options.devices) && typeof options.devices !== 'function') {
+      throw new InvalidArgumentError('new Upkeep(options): devices must be an array of DeviceInfo or a probe function');
+    }
+    this.internals.devices = options.devices;
+    for (const pool of options.pools ?? []) this.internals.pools.add(pool);
     this.internals.enqueue = (items) => this.enqueue(items);
     this.internals.prune = () => this.prune();
   }
@@ -432,6 +443,10 @@ export function buildTaskRow(
   const deps = [...new Set((dependsOn ?? []).map((d) => (typeof d === 'string' ? d : d?.id)))];
   if (deps.some((d) => typeof d !== 'string' || !d)) throw new InvalidArgumentError(`${where}: dependsOn holds something that is not a task or task id`);
   const resources = settings.enableResourceTracking ? processor.resources?.() : undefined;
+  if (resources?.memoryMb !== undefined && (!Number.isFinite(resources.memoryMb) || resources.memoryMb < 0)) {
+    throw new InvalidArgumentError(`${where}: resources().memoryMb must be a non-negative number`);
+  }
+  const preferred = resources?.device && resources.device !== 'auto' ? resources.device : undefined;
   const begin = startAt ?? new Date(now.getTime() + (delayMs ?? 0));
   return {
     id: randomUUID(),
@@ -446,6 +461,8 @@ export function buildTaskRow(
     uniqueKey: uniqueKey ?? null,
     dependsOn: deps as string[],
     estimatedMemoryMb: resources?.memoryMb !== undefined ? Math.round(resources.memoryMb) : null,
-    assignedDevice: null,
+    // The seed assigns a device at creation; 'auto' is decided when the task starts.
+    assignedDevice: preferred ?? null,
+    ...(preferred ? { info: { placement: { device: preferred, reason: 'processor_preference' } } } : {}),
   };
 }

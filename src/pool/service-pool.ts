@@ -849,7 +849,7 @@ export class ServicePool<T> implements LeaseOwner<T> {
   // ---------------------------------------------------------------- lending
 
   private needsValidation(instance: Instance<T>): boolean {
-    return this.options.validateOnBorrow && typeof this.options.factory.validate === 'function';
+    return this.options.validateOnBorrow && !instance.fresh && typeof this.options.factory.validate === 'function';
   }
 
   /** Hands an idle instance to a waiter (after validation when needed). */

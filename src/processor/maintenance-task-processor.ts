@@ -20,6 +20,8 @@ export interface ResourceRequest {
   memoryMb?: number;
   /** `'auto'`, `'cpu'`, or a device id such as `'cuda:0'`. @defaultValue 'auto' */
   device?: string;
+  /** Measured memory above this fails the task with MEMORY_LIMIT_EXCEEDED; `memory:warning` fires at 90 %. */
+  memoryLimitMb?: number;
 }
 
 /**

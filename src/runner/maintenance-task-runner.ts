@@ -17,6 +17,14 @@ import { resolveRunnerOptions, type ResolvedRunnerOptions, type RunnerOptions } 
 import { describeThrown, toStorableResult } from './storable-result';
 import { RunningTaskContext } from './task-context';
 import { PgListener } from '../store/pg-listener';
+import { TaskQueue } from '../queue/task-queue';
+import { ANY, DevicePlacement } from '../resources/device-placement';
+import { MetricRecorder } from '../resources/metric-recorder';
+import { isOutOfMemoryError } from '../resources/out-of-memory';
+import { TaskErrorHandler } from '../resources/task-error-handler';
+import { MemoryLimitExceededError } from '../core/errors';
+import type { AcquireOptions, ServiceLease } from '../pool/types';
+import type { ServicePool } from '../pool/service-pool';
 
 /** Counts of what a runner did, returned by `runDue()` and `runner.stats()`. */
 export interface RunnerStats {
@@ -46,7 +54,7 @@ export interface StopOptions {
 
 type Outcome =
   | { kind: 'completed'; result: JsonValue }
-  | { kind: 'failed'; reason: TaskFailureReason; error: EventError & { stack?: string }; retryable: boolean }
+  | { kind: 'failed'; reason: TaskFailureReason; error: EventError & { stack?: string }; retryable: boolean; thrown?: unknown }
   | { kind: 'cancelled' }
   | { kind: 'paused' }
   | { kind: 'handed_back' }
@@ -59,6 +67,17 @@ interface InFlight {
   done: Promise<void>;
   lastProgressWrite: number;
   progressTimer?: NodeJS.Timeout;
+  /** Device the task was placed on (resource tracking), and what it reserves there. */
+  device: string | null;
+  reservedMb: number;
+  /** Memory the processor reported with `ctx.reportMemory`. */
+  reportedMemoryMb?: number;
+  /** Memory accounting. */
+  rssAtStartMb: number;
+  peakMemoryMb: number;
+  memoryLimitMb?: number;
+  warned: boolean;
+  leases: Array<ServiceLease<unknown>>;
 }
 
 interface PendingCompletion {
@@ -88,8 +107,11 @@ const PROGRESS_WRITE_INTERVAL_MS = 1000;
 export class MaintenanceTaskRunner {
   /** The options in force, defaults applied. */
   readonly options: ResolvedRunnerOptions;
-  private readonly buffer: MaintenanceTask[] = [];
-  private readonly bufferedAt = new Map<string, number>();
+  /** Claimed tasks waiting for a slot (and, with resource tracking, a device with room). */
+  private readonly queue: TaskQueue<MaintenanceTask>;
+  private readonly placement: DevicePlacement | undefined;
+  private readonly metrics: MetricRecorder;
+  private readonly errorHandler: TaskErrorHandler;
   private readonly inFlight = new Map<string, InFlight>();
   private completions: PendingCompletion[] = [];
   private flushScheduled = false;
@@ -113,6 +135,19 @@ export class MaintenanceTaskRunner {
     options: RunnerOptions = {},
   ) {
     this.options = resolveRunnerOptions(options, up.settings.maxQueueSize);
+    this.queue = new TaskQueue<MaintenanceTask>(up.settings);
+    this.placement = up.settings.enableResourceTracking ? new DevicePlacement(up.devices) : undefined;
+    this.metrics = new MetricRecorder(up.store.db, (error) => this.reportError('metrics', error));
+    this.errorHandler = new TaskErrorHandler({
+      memoryReductionFactor: up.settings.retry.memoryReductionFactor,
+      cpuFallback: up.settings.oomCpuFallback,
+      emit: (event, payload) => up.publish(event, payload),
+    });
+  }
+
+  /** Claimed tasks waiting in this runner's local queue. */
+  get queuedCount(): number {
+    return this.queue.size;
   }
 
   /** Id written to `locked_by` for the tasks this runner holds. */
@@ -127,7 +162,7 @@ export class MaintenanceTaskRunner {
 
   /** What this runner has done so far. */
   stats(): RunnerStats & { inFlight: number; buffered: number } {
-    return { ...this.counters, inFlight: this.inFlight.size, buffered: this.buffer.length };
+    return { ...this.counters, inFlight: this.inFlight.size, buffered: this.queue.size };
   }
 
   /** Processor types this runner claims. */
@@ -144,6 +179,11 @@ export class MaintenanceTaskRunner {
     this.stopped = undefined;
     this.up.wakeListeners.add(this.wake);
     this.up.localRunners.add(this);
+    if (this.placement) {
+      await this.placement.refresh();
+      this.every(10_000, () => this.placement!.refresh());
+      this.every(this.up.settings.metricsIntervalMs, () => this.sampleMemory());
+    }
     this.every(this.options.heartbeatIntervalMs, () => this.heartbeat());
     this.every(this.options.rescueIntervalMs, () => this.rescueExpired());
     this.every(Math.max(1000, Math.min(this.up.settings.queueTimeoutSeconds * 1000, 30_000)), () => this.handBackStale());
@@ -204,8 +244,7 @@ export class MaintenanceTaskRunner {
     await this.listener?.stop();
     this.listener = undefined;
     // Not started yet: back to the database at once.
-    const notStarted = this.buffer.splice(0);
-    this.bufferedAt.clear();
+    const notStarted = this.queue.clear();
     await this.handBack(notStarted, 'shutdown');
     if (this.inFlight.size) {
       const allDone = Promise.all([...this.inFlight.values()].map((f) => f.done));
@@ -219,6 +258,7 @@ export class MaintenanceTaskRunner {
       }
     }
     await this.flushCompletions();
+    await this.metrics.flush();
     for (const timer of this.timers) clearInterval(timer);
     this.timers = [];
     await this.up.recorder.flush();
@@ -270,9 +310,9 @@ export class MaintenanceTaskRunner {
       do {
         this.pumpAgain = false;
         this.dispatch();
-        const room = this.options.concurrency * 2 - this.inFlight.size - this.buffer.length;
-        // Claim when the local buffer runs low, so slots refill at once while work remains.
-        if (this.stopping || room <= 0 || this.buffer.length > this.options.concurrency / 2) continue;
+        const room = Math.min(this.options.concurrency * 2 - this.inFlight.size, this.up.settings.maxQueueSize) - this.queue.size;
+        // Claim when the local queue runs low, so slots refill at once while work remains.
+        if (this.stopping || room <= 0 || this.queue.size > this.options.concurrency / 2) continue;
         const limit = Math.min(room, this.options.claimBatchSize);
         const claimed = await this.up.store.claim({
           runnerId: this.id,
@@ -283,11 +323,7 @@ export class MaintenanceTaskRunner {
         });
         this.claimFailures = 0;
         lastClaimEmpty = claimed.length === 0;
-        const at = Date.now();
-        for (const task of claimed) {
-          this.buffer.push(task);
-          this.bufferedAt.set(task.id, at);
-        }
+        for (const task of claimed) this.enqueueLocal(task);
         this.counters.claimed += claimed.length;
         this.dispatch();
         if (claimed.length === limit) this.pumpAgain = true;
@@ -313,16 +349,47 @@ export class MaintenanceTaskRunner {
     }
   }
 
+  private enqueueLocal(task: MaintenanceTask): void {
+    const routing = (task.info?.placement as { device?: string } | undefined)?.device ?? ANY;
+    if (!this.queue.add(task, task.priority, routing)) {
+      // Cannot happen while claims respect the bound; hand it back rather than lose it.
+      void this.handBack([task], 'queue_timeout');
+    }
+  }
+
+  /** Starts queued tasks while slots are free and (with resource tracking) a device has room. */
   private dispatch(): void {
-    while (this.inFlight.size < this.options.concurrency && this.buffer.length) {
-      const task = this.buffer.shift()!;
-      this.bufferedAt.delete(task.id);
-      this.startTask(task);
+    while (this.inFlight.size < this.options.concurrency && this.queue.size) {
+      if (!this.placement) {
+        this.startTask(this.queue.getNextTask()!, null, 0);
+        continue;
+      }
+      let started = false;
+      for (const device of this.placement.candidates(ANY)) {
+        const task = this.queue.peek(device.id);
+        if (!task) continue;
+        const need = task.estimatedMemoryMb ?? 0;
+        if (this.placement.available(device) < need) continue;
+        this.queue.remove(task.id);
+        this.startTask(task, device.id, need);
+        started = true;
+        break;
+      }
+      if (started) continue;
+      // Nothing fits now. A task no device could ever hold fails instead of waiting forever.
+      const next = this.queue.peek();
+      const routing = (next?.info?.placement as { device?: string } | undefined)?.device ?? ANY;
+      if (next && this.placement.neverFits(routing, next.estimatedMemoryMb ?? 0)) {
+        this.queue.remove(next.id);
+        this.startTask(next, null, 0, 'device_unavailable');
+        continue;
+      }
+      break; // wait for a running task to free memory
     }
   }
 
   private isQuiet(): boolean {
-    return !this.inFlight.size && !this.buffer.length && !this.completions.length && !this.pumping;
+    return !this.inFlight.size && !this.queue.size && !this.completions.length && !this.pumping;
   }
 
   private checkIdle(): void {
@@ -349,7 +416,7 @@ export class MaintenanceTaskRunner {
         now: this.up.now(),
       });
       empty = claimed.length === 0;
-      for (const task of claimed) this.buffer.push(task);
+      for (const task of claimed) this.enqueueLocal(task);
       this.counters.claimed += claimed.length;
     } catch (error) {
       this.reportError('claim', error);
@@ -371,29 +438,55 @@ export class MaintenanceTaskRunner {
 
   // ---------------------------------------------------------------- running
 
-  private startTask(task: MaintenanceTask): void {
+  private startTask(task: MaintenanceTask, device: string | null, reservedMb: number, failWith?: 'device_unavailable'): void {
     const logger = childLogger(this.up.logger, { taskId: task.id, processorType: task.processorType });
     const flight = {} as InFlight;
-    const ctx = new RunningTaskContext(task, this.id, logger, task.assignedDevice, this.up.store.dataSource, this.up.services, {
+    if (device !== null) {
+      this.placement?.reserve(task.id, device, reservedMb);
+      if (task.assignedDevice !== device) {
+        task.assignedDevice = device;
+        this.up.store.saveResources(task.id, { assignedDevice: device }).catch((error) => this.reportError('resources', error));
+      }
+    }
+    const ctx = new RunningTaskContext(task, this.id, logger, device, this.up.store.dataSource, this.up.services, {
       onProgress: (done, total) => this.onProgress(flight, done, total),
       onCursor: () => this.onProgress(flight, flight.ctx.progressDone, flight.ctx.progressTotal, false),
-      onStage: (stage) => this.up.events.emit('task:stage', { task, stage }),
+      onStage: (stage) => {
+        this.up.events.emit('task:stage', { task, stage });
+        if (this.placement) this.sample(flight);
+      },
+      acquire: (pool, opts) => this.acquireFor(flight, pool, opts),
+      reportMemory: (mb) => {
+        flight.reportedMemoryMb = mb;
+      },
       heartbeat: async () => {
         await this.up.store.renewLease(this.id, task.id, this.options.leaseMs, this.up.now());
       },
     });
-    Object.assign(flight, { task, ctx, startedAt: Date.now(), lastProgressWrite: 0 });
+    Object.assign(flight, {
+      task,
+      ctx,
+      startedAt: Date.now(),
+      lastProgressWrite: 0,
+      device,
+      reservedMb,
+      rssAtStartMb: process.memoryUsage().rss / 1048576,
+      peakMemoryMb: 0,
+      warned: false,
+      leases: [],
+    });
     this.inFlight.set(task.id, flight);
     // Start on the next turn of the event loop: with a synchronous driver (better-sqlite3)
     // a chain of tasks would otherwise never let timers (timeouts, heartbeats) run.
     flight.done = new Promise<void>((resolve) => setImmediate(resolve))
-      .then(() => this.runTask(flight))
+      .then(() => this.runTask(flight, failWith))
       .catch((error) => this.reportError(`task ${task.id}`, error))
       .finally(() => {
         if (flight.progressTimer) clearTimeout(flight.progressTimer);
         this.inFlight.delete(task.id);
+        this.placement?.release(task.id);
         this.dispatch();
-        if (this.buffer.length <= this.options.concurrency / 2) this.requestPump();
+        if (this.queue.size <= this.options.concurrency / 2) this.requestPump();
         else if (this.isQuiet()) this.checkIdle();
       });
   }
@@ -437,18 +530,24 @@ export class MaintenanceTaskRunner {
     }
   }
 
-  private async runTask(flight: InFlight): Promise<void> {
-    const { task, ctx } = flight;
+  private async runTask(flight: InFlight, failWith?: 'device_unavailable'): Promise<void> {
+    const { task } = flight;
     this.up.publish('task:started', { task, runnerId: this.id, attempt: task.attempts });
     const loaded = this.loadProcessor(task);
     let outcome: Outcome;
     let processor: MaintenanceTaskProcessor | undefined;
-    if ('failure' in loaded) {
+    if (failWith) {
+      const message = `No device can hold the ${task.estimatedMemoryMb} MiB this task needs`;
+      outcome = { kind: 'failed', reason: 'device_unavailable', retryable: false, error: { name: 'DeviceUnavailableError', message, code: 'DEVICE_UNAVAILABLE' } };
+    } else if ('failure' in loaded) {
       outcome = loaded.failure;
     } else {
       processor = loaded.processor;
+      const limit = this.up.settings.enableResourceTracking ? processor.resources?.().memoryLimitMb : undefined;
+      if (limit !== undefined) flight.memoryLimitMb = limit;
       outcome = await this.execute(flight, processor);
     }
+    if (this.placement && outcome.kind !== 'lease_lost') this.sample(flight);
     const cleanupDone = await this.cleanup(flight, processor);
     await this.finish(flight, outcome, cleanupDone, processor);
   }
@@ -508,6 +607,14 @@ export class MaintenanceTaskRunner {
     const error = typeof settled === 'object' && !settled.ok ? settled.error : undefined;
     if (error instanceof TaskCancelledError) return { kind: 'cancelled' };
     const e = describeThrown(error);
+    if (reason instanceof MemoryLimitExceededError || error instanceof MemoryLimitExceededError) {
+      const r = reason instanceof MemoryLimitExceededError ? reason : (error as MemoryLimitExceededError);
+      return { kind: 'failed', reason: 'memory_limit_exceeded', retryable: false, error: { name: r.name, message: r.message, code: r.code } };
+    }
+    if (isOutOfMemoryError(error)) return { kind: 'failed', reason: 'out_of_memory', retryable: true, error: e, thrown: error };
+    if (isUpkeepError(error) && (error.code === 'POOL_EXHAUSTED' || error.code === 'DEVICE_UNAVAILABLE')) {
+      return { kind: 'failed', reason: error.code === 'POOL_EXHAUSTED' ? 'pool_exhausted' : 'device_unavailable', retryable: true, error: e };
+    }
     return {
       kind: 'failed',
       reason: 'processor_error',
@@ -519,10 +626,16 @@ export class MaintenanceTaskRunner {
   /** Runs cleanup hooks (context's, then the processor's), bounded by cleanupTimeoutSeconds. */
   private async cleanup(flight: InFlight, processor: MaintenanceTaskProcessor | undefined): Promise<boolean> {
     const { task, ctx } = flight;
-    const hooks = [...ctx.cleanups.slice(1).reverse(), ...(processor?.cleanup ? [() => processor.cleanup!(task, ctx)] : []), ctx.cleanups[0]!];
+    const hooks = [
+      ...ctx.cleanups.slice(1).reverse(),
+      ...(processor?.cleanup ? [() => processor.cleanup!(task, ctx)] : []),
+      () => this.releaseLeases(flight),
+      ctx.cleanups[0]!,
+    ];
     const started = Date.now();
     const tracked = this.up.settings.enableResourceTracking;
-    if (tracked && hooks.length > 1) this.up.publish('cleanup:started', { taskId: task.id, hooks: hooks.length - 1 });
+    const userHooks = ctx.cleanups.length - 1 + (processor?.cleanup ? 1 : 0) + flight.leases.length;
+    if (tracked && userHooks > 0) this.up.publish('cleanup:started', { taskId: task.id, hooks: userHooks });
     const errors: EventError[] = [];
     const all = (async () => {
       for (const hook of hooks) {
@@ -542,7 +655,7 @@ export class MaintenanceTaskRunner {
       }),
     ]);
     clearTimeout(timer);
-    if (tracked && hooks.length > 1) {
+    if (tracked && userHooks > 0) {
       this.up.publish('cleanup:completed', { taskId: task.id, durationMs: Date.now() - started, timedOut, errors });
     }
     if (timedOut) ctx.logger.warn(`cleanup of task ${task.id} was cut off after ${this.up.settings.cleanupTimeoutSeconds} s`);
@@ -555,6 +668,7 @@ export class MaintenanceTaskRunner {
     const now = this.up.now();
     const guard = { lockedBy: this.id, from: ['WORKING' as const] };
     const base = {
+      ...(this.placement ? { actualMemoryMb: Math.round(flight.peakMemoryMb) } : {}),
       cursor: ctx.latestCursor,
       progressDone: ctx.progressDone,
       progressTotal: ctx.progressTotal,
@@ -565,6 +679,7 @@ export class MaintenanceTaskRunner {
       case 'completed': {
         const info: TaskInfo = { ...(task.info ?? {}), result: outcome.result };
         delete info.error;
+        if (this.placement) task.actualMemoryMb = Math.round(flight.peakMemoryMb);
         this.completions.push({ task, info, result: outcome.result, durationMs: Date.now() - flight.startedAt, cleanupDone, progressDone: ctx.progressDone });
         this.scheduleFlush();
         return;
@@ -572,7 +687,18 @@ export class MaintenanceTaskRunner {
       case 'failed': {
         const attempts = [...(task.info?.attempts ?? []), { attempt: task.attempts, at: now.toISOString(), reason: outcome.reason, message: outcome.error.message }];
         const info: TaskInfo = { ...(task.info ?? {}), error: { ...outcome.error, attempt: task.attempts }, attempts };
-        const willRetry = outcome.retryable && !NON_RETRYABLE.has(outcome.reason) && task.attempts < task.maxAttempts;
+        let willRetry = outcome.retryable && !NON_RETRYABLE.has(outcome.reason) && task.attempts < task.maxAttempts;
+        let processorJson = processor && willRetry ? serializeProcessor(processor) : undefined;
+        let priority: number | undefined;
+        if (outcome.reason === 'out_of_memory') {
+          const device = this.placement?.list().find((d) => d.id === flight.device);
+          const decision = this.errorHandler.handleOomError(task, { error: outcome.thrown, device: flight.device, processor, deviceFreeMb: device?.freeMemoryMb ?? null });
+          willRetry = decision.action !== 'give_up';
+          if (decision.processorJson) processorJson = decision.processorJson;
+          if (decision.routeDevice) info.placement = { device: decision.routeDevice, reason: 'oom_cpu_fallback' };
+          info.oom = { batchFactor: decision.batchFactor, memory: decision.memory };
+          priority = task.priority - 1; // the seed: requeue with lower priority
+        }
         if (willRetry) {
           const meta = this.up.registry.get(task.processorType)?.meta;
           const wait = retryDelayMs(task.attempts, this.up.settings.retry, meta?.options.backoff);
@@ -580,12 +706,14 @@ export class MaintenanceTaskRunner {
           const ok = await this.up.store.transition(
             task.id,
             'PENDING',
-            { ...base, info, failureReason: outcome.reason, lastError: outcome.error.message, startAt: retryAt, delay: wait, processorJson: processor ? serializeProcessor(processor) : undefined },
+            { ...base, info, failureReason: outcome.reason, lastError: outcome.error.message, startAt: retryAt, delay: wait, processorJson, priority },
             now,
             guard,
           );
           if (!ok) return this.lostRace(task, 'retry');
           Object.assign(task, { status: 'PENDING', info, failureReason: outcome.reason, lastError: outcome.error.message, startAt: retryAt });
+          if (processorJson) task.processorJson = processorJson;
+          if (priority !== undefined) task.priority = priority;
           this.counters.retried++;
           this.up.publish('task:failed', { task, error: outcome.error, reason: outcome.reason, willRetry: true, retryAt });
           return;
@@ -719,7 +847,7 @@ export class MaintenanceTaskRunner {
   // ---------------------------------------------------------------- leases
 
   private async heartbeat(): Promise<void> {
-    if (!this.inFlight.size && !this.buffer.length) return;
+    if (!this.inFlight.size && !this.queue.size) return;
     const held = await this.up.store.heartbeat(this.id, this.options.leaseMs, this.up.now());
     const heldIds = new Map(held.map((h) => [h.id, h.control]));
     for (const flight of this.inFlight.values()) {
@@ -801,14 +929,80 @@ export class MaintenanceTaskRunner {
 
   /** Tasks claimed but not started for longer than queueTimeoutSeconds go back to the database. */
   private async handBackStale(): Promise<void> {
-    const limit = Date.now() - this.up.settings.queueTimeoutSeconds * 1000;
-    const stale = this.buffer.filter((t) => (this.bufferedAt.get(t.id) ?? Infinity) < limit);
-    if (!stale.length) return;
-    for (const task of stale) {
-      this.buffer.splice(this.buffer.indexOf(task), 1);
-      this.bufferedAt.delete(task.id);
+    const stale = this.queue.takeExpired();
+    if (stale.length) await this.handBack(stale, 'queue_timeout');
+  }
+
+  // ---------------------------------------------------------------- resources
+
+  /** `ctx.acquire(pool)`: a pooled service for this task, released at cleanup. */
+  private async acquireFor<T>(flight: InFlight, pool: ServicePool<T>, opts: AcquireOptions = {}): Promise<ServiceLease<T>> {
+    const { task, ctx } = flight;
+    this.up.pools.add(pool as ServicePool<unknown>);
+    const lease = await pool.acquire({
+      device: opts.device ?? flight.device ?? 'auto',
+      memoryMb: opts.memoryMb ?? task.estimatedMemoryMb ?? undefined,
+      signal: opts.signal ?? ctx.signal,
+      timeoutMs: opts.timeoutMs,
+    });
+    flight.leases.push(lease as ServiceLease<unknown>);
+    task.assignedDevice = lease.device;
+    task.serviceInstanceId = lease.instanceId;
+    ctx.device = lease.device;
+    await this.up.store.saveResources(task.id, { assignedDevice: lease.device, serviceInstanceId: lease.instanceId }).catch((error) => this.reportError('resources', error));
+    this.up.publish('resource:acquired', { taskId: task.id, device: lease.device, instanceId: lease.instanceId, memoryMb: lease.memoryMb || null });
+    // Releasing by hand is fine: the lease is then released only once.
+    const release = lease.release.bind(lease);
+    const destroy = lease.destroy.bind(lease);
+    let done = false;
+    const finish = (fn: () => Promise<void>) => async () => {
+      if (done) return fn();
+      done = true;
+      await fn();
+      flight.leases.splice(flight.leases.indexOf(lease as ServiceLease<unknown>), 1);
+      this.up.publish('resource:released', { taskId: task.id, device: lease.device, instanceId: lease.instanceId });
+    };
+    Object.defineProperty(lease, 'release', { value: finish(release) });
+    Object.defineProperty(lease, 'destroy', { value: finish(destroy) });
+    return lease;
+  }
+
+  private async releaseLeases(flight: InFlight): Promise<void> {
+    for (const lease of [...flight.leases]) await lease.release();
+  }
+
+  /** Memory (MiB) a running task uses: what it reported, else its leases' reservations, else the process growth since it started. */
+  private memoryOf(flight: InFlight): number {
+    if (flight.reportedMemoryMb !== undefined) return flight.reportedMemoryMb;
+    const leased = flight.leases.reduce((sum, l) => sum + (l.memoryMb || 0), 0);
+    if (leased > 0) return leased;
+    return Math.max(0, process.memoryUsage().rss / 1048576 - flight.rssAtStartMb);
+  }
+
+  /** Records one `task_metrics` sample of a task and enforces its memory limit. */
+  private sample(flight: InFlight): void {
+    const used = this.memoryOf(flight);
+    flight.peakMemoryMb = Math.max(flight.peakMemoryMb, used);
+    this.metrics.record({
+      taskId: flight.task.id,
+      timestamp: this.up.now(),
+      memoryUsageMb: Math.round(used),
+      device: flight.device ?? flight.ctx.device,
+      processingStage: flight.ctx.currentStage,
+    });
+    const limit = flight.memoryLimitMb;
+    if (limit === undefined || flight.ctx.signal.aborted) return;
+    if (used > limit) {
+      flight.ctx.controller.abort(new MemoryLimitExceededError(`Task ${flight.task.id} used ${Math.round(used)} MiB, above its limit of ${limit} MiB`));
+    } else if (used >= limit * 0.9 && !flight.warned) {
+      flight.warned = true;
+      this.up.publish('memory:warning', { taskId: flight.task.id, device: flight.device, usedMb: Math.round(used), limitMb: limit });
     }
-    await this.handBack(stale, 'queue_timeout');
+  }
+
+  private async sampleMemory(): Promise<void> {
+    for (const flight of this.inFlight.values()) this.sample(flight);
+    await this.metrics.flush();
   }
 
   private async handBack(tasks: MaintenanceTask[], reason: 'shutdown' | 'queue_timeout', cursor?: string | null): Promise<number> {

@@ -5,6 +5,8 @@ import type { DataSource } from 'typeorm';
 import { TaskTimeoutError } from '../core/errors';
 import type { UpkeepLogger } from '../core/logger';
 import type { MaintenanceTask } from '../entities/maintenance-task.entity';
+import type { ServicePool } from '../pool/service-pool';
+import type { AcquireOptions, ServiceLease } from '../pool/types';
 
 /** What a processor gets besides its task: signal, progress, cursor, cleanup, logging. */
 export interface TaskContext {
@@ -38,6 +40,15 @@ export interface TaskContext {
   heartbeat(): Promise<void>;
   /** Registers a function to run after the attempt, whatever its outcome. */
   onCleanup(fn: () => unknown): void;
+  /**
+   * Borrows a service from a pool for this task: placed on the task's device (or `'auto'`),
+   * reserving its memory estimate, aborted with the task, released at cleanup if you do not
+   * release it yourself. Records `assigned_device` and `service_instance_id` and emits
+   * `resource:acquired` / `resource:released`.
+   */
+  acquire<T>(pool: ServicePool<T>, options?: AcquireOptions): Promise<ServiceLease<T>>;
+  /** Tells upkeep how much memory (MiB) the task uses now (otherwise it is estimated). */
+  reportMemory(mb: number): void;
   /** A private temporary folder, removed after the attempt. */
   tempDir(): Promise<string>;
   /**
@@ -54,6 +65,8 @@ export interface ContextHooks {
   onCursor(cursor: string): void;
   onStage(stage: string): void;
   heartbeat(): Promise<void>;
+  acquire<T>(pool: ServicePool<T>, options?: AcquireOptions): Promise<ServiceLease<T>>;
+  reportMemory(mb: number): void;
 }
 
 /** The runner's implementation of {@link TaskContext}. @internal */
@@ -126,6 +139,15 @@ export class RunningTaskContext implements TaskContext {
   onCleanup(fn: () => unknown): void {
     if (typeof fn !== 'function') throw new TypeError('ctx.onCleanup(fn): fn must be a function');
     this.cleanups.push(fn);
+  }
+
+  acquire<T>(pool: ServicePool<T>, options?: AcquireOptions): Promise<ServiceLease<T>> {
+    return this.hooks.acquire(pool, options);
+  }
+
+  reportMemory(mb: number): void {
+    if (!Number.isFinite(mb) || mb < 0) throw new TypeError('ctx.reportMemory(mb): mb must be a non-negative number');
+    this.hooks.reportMemory(mb);
   }
 
   async tempDir(): Promise<string> {

@@ -44,6 +44,7 @@ export interface TaskPatch {
   control?: 'cancel' | 'pause' | null;
   progressDone?: number | null;
   progressTotal?: number | null;
+  priority?: number;
 }
 
 /** Conditions a conditional UPDATE checks besides the transition table. */
@@ -355,6 +356,7 @@ export class TaskStore {
     if (patch.resourceCleanupCompleted !== undefined) put('resource_cleanup_completed', c.bool(patch.resourceCleanupCompleted));
     if (patch.control !== undefined) put('control', patch.control);
     if (patch.progressDone !== undefined) put('progress_done', patch.progressDone);
+    if (patch.priority !== undefined) put('priority', patch.priority);
     if (patch.progressTotal !== undefined) put('progress_total', patch.progressTotal);
     if (patch.releaseLease) {
       sets.push(`${c.id('locked_by')} = NULL`, `${c.id('lease_expires_at')} = NULL`);
