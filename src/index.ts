@@ -36,3 +36,33 @@ export type { ScheduleDefinition, CatchUpPolicy } from './runner/schedules';
 export { stopOnSignals } from './runner/signals';
 export type { StopOnSignalsOptions } from './runner/signals';
 export type { RetentionOptions, PruneResult } from './core/retention';
+
+export { ServicePool, detectDevices, parseNvidiaSmi, SERVICE_POOL_DEFAULTS } from './pool';
+export type {
+  DetectDevicesOptions,
+  DeviceInfo,
+  DeviceKind,
+  DeviceProbe,
+  AcquireOptions,
+  CreateContext,
+  DestroyReason,
+  DeviceCandidate,
+  DeviceLimits,
+  DeviceSelector,
+  DeviceStats,
+  PoolState,
+  PoolStats,
+  PoolTotals,
+  ServiceFactory,
+  ServiceLease,
+  ServicePoolEventName,
+  ServicePoolEvents,
+  ServicePoolOptions,
+} from './pool';
+export { TaskErrorHandler } from './resources/task-error-handler';
+export type { OomDecision, TaskErrorHandlerOptions } from './resources/task-error-handler';
+export { isOutOfMemoryError } from './resources/out-of-memory';
+export { toPrometheus as metricsToPrometheus } from './metrics/prometheus';
+export type { UpkeepMetrics, TaskHealth } from './metrics/metrics-types';
+export { TaskQueue, ANY_DEVICE } from './queue';
+export type { QueuedTaskInfo, RequeueOptions, TaskQueueOptions, TaskQueueStats } from './queue';

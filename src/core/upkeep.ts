@@ -18,6 +18,10 @@ import { CompiledSchedule, type ScheduleDefinition } from '../runner/schedules';
 import { validateRetention, type PruneResult, type RetentionOptions } from './retention';
 import type { DeviceInfo, DeviceProbe } from '../pool/device';
 import type { ServicePool } from '../pool/service-pool';
+import { DevicePlacement } from '../resources/device-placement';
+import type { TaskHealth, UpkeepMetrics } from '../metrics/metrics-types';
+import { taskAggregates, taskHealthOf } from '../metrics/task-metrics-query';
+import { toPrometheus } from '../metrics/prometheus';
 import { UpkeepInternals } from './upkeep-internals';
 
 /** Options of `new Upkeep(...)`. */
@@ -92,6 +96,8 @@ export class Upkeep {
   /** @internal */
   readonly internals: UpkeepInternals;
   private readonly runners = new Set<MaintenanceTaskRunner>();
+  private deviceProbe: DevicePlacement | undefined;
+  private devicesProbedAt = 0;
 
   constructor(options: UpkeepOptions) {
     if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('new Upkeep(options): options must be an object');
@@ -399,6 +405,74 @@ export class Upkeep {
       await this.store.notify();
     }
     return reset;
+  }
+
+  // ------------------------------------------------------------ metrics
+
+  /** Adds a pool whose utilization `metrics()` reports (pools used through `ctx.acquire` are added on first use). */
+  registerPool(pool: ServicePool<unknown>): void {
+    this.internals.pools.add(pool);
+  }
+
+  /**
+   * The second seed's metrics (`active_tasks`, `queued_tasks`, `memory_by_device`,
+   * `pool_utilization`, `average_wait_time`) computed from the database, this process's
+   * runners and the registered pools. Render with `metricsToPrometheus()`.
+   */
+  async metrics(): Promise<UpkeepMetrics> {
+    const now = this.internals.now();
+    const [agg, statusCounts] = await Promise.all([taskAggregates(this.store, now), this.store.countByStatus()]);
+    const activeTasks = { total: 0, byType: {} as Record<string, number>, byDevice: {} as Record<string, number> };
+    const memoryByDevice: UpkeepMetrics['memoryByDevice'] = {};
+    const memory = (device: string) => (memoryByDevice[device] ??= { estimatedMb: 0, poolReservedMb: 0, totalMb: null, freeMb: null });
+    for (const w of agg.working) {
+      activeTasks.total += w.n;
+      activeTasks.byType[w.type] = (activeTasks.byType[w.type] ?? 0) + w.n;
+      activeTasks.byDevice[w.device] = (activeTasks.byDevice[w.device] ?? 0) + w.n;
+      memory(w.device).estimatedMb += w.memoryMb;
+    }
+    const queuedTasks = { total: 0, due: 0, scheduled: 0, byType: {} as Record<string, number>, local: 0 };
+    for (const p of agg.pending) {
+      queuedTasks.total += p.n;
+      if (p.due) queuedTasks.due += p.n;
+      else queuedTasks.scheduled += p.n;
+      queuedTasks.byType[p.type] = (queuedTasks.byType[p.type] ?? 0) + p.n;
+    }
+    for (const runner of this.runners) queuedTasks.local += runner.queuedCount;
+    if (this.settings.enableResourceTracking) {
+      if (!this.deviceProbe || Date.now() - this.devicesProbedAt > 10_000) {
+        this.deviceProbe ??= new DevicePlacement(this.internals.devices);
+        await this.deviceProbe.refresh();
+        this.devicesProbedAt = Date.now();
+      }
+      for (const device of this.deviceProbe.list()) {
+        const m = memory(device.id);
+        m.totalMb = device.totalMemoryMb;
+        m.freeMb = device.freeMemoryMb;
+      }
+    }
+    const poolUtilization: UpkeepMetrics['poolUtilization'] = {};
+    for (const pool of this.internals.pools) {
+      const stats = pool.stats();
+      const byDevice: Record<string, number> = {};
+      for (const [id, d] of Object.entries(stats.devices)) {
+        byDevice[id] = d.utilization;
+        memory(id).poolReservedMb += d.reservedMemoryMb;
+      }
+      poolUtilization[stats.name] = { utilization: stats.totals.utilization, byDevice, waiting: stats.totals.waiting, size: stats.totals.size };
+    }
+    return { generatedAt: now, activeTasks, queuedTasks, memoryByDevice, poolUtilization, averageWaitTime: agg.averageWaitTime, statusCounts };
+  }
+
+  /** `metrics()` rendered in the Prometheus text format. */
+  async prometheus(): Promise<string> {
+    return toPrometheus(await this.metrics());
+  }
+
+  /** The second seed's task health: status, memory use, processing time, device and warnings. */
+  async taskHealth(id: string): Promise<TaskHealth> {
+    const task = await this.mustGet(id);
+    return taskHealthOf(this.store, task, this.internals.now(), this.settings.defaultTimeoutMs);
   }
 
   /** Stops every runner this instance created and writes pending events. */

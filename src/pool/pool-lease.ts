@@ -19,7 +19,8 @@ export class PoolLease<T> implements ServiceLease<T> {
     readonly instanceId: string,
     readonly memoryMb: number,
     readonly acquiredAt: number,
-    readonly acquireStack: string | undefined,
+    /** Holder of the acquire's stack (leak detection), formatted only when read. */
+    readonly acquireSite: { readonly stack?: string } | undefined,
   ) {}
 
   release(): Promise<void> {

@@ -77,7 +77,8 @@ interface DeviceSlot<T> {
 interface Waiter<T> {
   readonly request: ResolvedAcquire;
   readonly startedAt: number;
-  readonly acquireStack: string | undefined;
+  /** Where the acquire was called (leak detection); V8 formats the stack only when it is read. */
+  readonly acquireSite: StackHolder | undefined;
   readonly resolve: (lease: ServiceLease<T>) => void;
   readonly reject: (error: unknown) => void;
   settled: boolean;
@@ -210,13 +211,13 @@ export class ServicePool<T> implements LeaseOwner<T> {
     const closed = this.closedError();
     if (closed) return Promise.reject(closed);
     if (request.signal?.aborted) return Promise.reject(abortReason(request.signal));
-    const acquireStack = this.options.leaseTimeoutMs === undefined ? undefined : captureStack();
+    const acquireSite = this.options.leaseTimeoutMs === undefined ? undefined : captureSite();
 
     return new Promise<ServiceLease<T>>((resolve, reject) => {
       const waiter: Waiter<T> = {
         request,
         startedAt: now(),
-        acquireStack,
+        acquireSite,
         resolve,
         reject,
         settled: false,
@@ -905,7 +906,7 @@ export class ServicePool<T> implements LeaseOwner<T> {
       instance.id,
       waiter.request.memoryMb,
       acquiredAt,
-      waiter.acquireStack,
+      waiter.acquireSite,
     );
     instance.lease = lease;
     this.settle(waiter);
@@ -919,7 +920,7 @@ export class ServicePool<T> implements LeaseOwner<T> {
           instanceId: lease.instanceId,
           heldMs: now() - lease.acquiredAt,
           leaseTimeoutMs,
-          ...(lease.acquireStack ? { acquireStack: lease.acquireStack } : {}),
+          ...(lease.acquireSite?.stack ? { acquireStack: lease.acquireSite.stack.replace(/^Error\n?/, 'Acquired at:\n') } : {}),
         });
       }, leaseTimeoutMs);
       lease.timer.unref();
@@ -1161,10 +1162,15 @@ function abortReason(signal: AbortSignal): unknown {
   return signal.reason ?? new DOMException('This operation was aborted', 'AbortError');
 }
 
-function captureStack(): string | undefined {
-  const holder: { stack?: string } = {};
+interface StackHolder {
+  stack?: string;
+}
+
+/** Captures the caller's stack; reading `stack` later formats it (capturing alone is cheap). */
+function captureSite(): StackHolder {
+  const holder: StackHolder = {};
   Error.captureStackTrace(holder, ServicePool.prototype.acquire);
-  return holder.stack?.replace(/^Error\n?/, 'Acquired at:\n');
+  return holder;
 }
 
 function messageOf(error: unknown): string {
