@@ -14,9 +14,11 @@ export async function taskAggregates(store: TaskStore, now: Date) {
      FROM ${t} WHERE ${c.id('status')} = 'WORKING' GROUP BY ${c.id('processor_type')}, ${c.id('assigned_device')}`,
   );
   const pending = await store.db.query<Row>(
-    `SELECT ${c.id('processor_type')} AS pt, CASE WHEN ${c.id('start_at')} <= ? THEN 1 ELSE 0 END AS due, COUNT(*) AS n
-     FROM ${t} WHERE ${c.id('status')} = 'PENDING' GROUP BY ${c.id('processor_type')}, CASE WHEN ${c.id('start_at')} <= ? THEN 1 ELSE 0 END`,
-    [c.date(now), c.date(now)],
+    `SELECT x.pt AS pt, x.due AS due, COUNT(*) AS n FROM (
+       SELECT ${c.id('processor_type')} AS pt, CASE WHEN ${c.id('start_at')} <= ? THEN 1 ELSE 0 END AS due
+       FROM ${t} WHERE ${c.id('status')} = 'PENDING') x
+     GROUP BY x.pt, x.due`,
+    [c.date(now)],
   );
   const waits = await store.db.query<Row>(
     `SELECT ${c.id('start_at')} AS s, ${c.id('started_at')} AS b FROM ${t} WHERE ${c.id('started_at')} >= ? ORDER BY ${c.id('started_at')} DESC LIMIT 10000`,

@@ -167,6 +167,8 @@ export class ServicePool<T> implements LeaseOwner<T> {
   private sequence = 0;
   private dispatching = false;
   private dispatchAgain = false;
+  /** Plan every queued waiter on the next pass, even with nothing to lend (failure state changed). */
+  private rescanAll = false;
   /** Bumped by every drain, so a start that was overtaken by one does not restart the pool. */
   private generation = 0;
 
@@ -329,6 +331,7 @@ export class ServicePool<T> implements LeaseOwner<T> {
   async refreshDevices(): Promise<void> {
     if (this.closing || this.state === 'closed') throw new PoolClosedError(`ServicePool "${this.name}" is closed`);
     await this.loadDevices();
+    this.rescanAll = true;
     if (this.state === 'running') this.dispatch();
   }
 
@@ -587,6 +590,13 @@ export class ServicePool<T> implements LeaseOwner<T> {
       this.rejectWaiter(waiter, closed);
       return;
     }
+    // Fail fast (unknown device, too large, factory failing) even when the queue is long.
+    const plan = this.safePlan(waiter, new Claims<T>());
+    if (plan.kind === 'fail') {
+      this.rejectWaiter(waiter, plan.error);
+      return;
+    }
+    if (plan.slot) waiter.target = plan.slot.info.id;
     this.waiters.push(waiter);
     waiter.queued = true;
     this.dispatch();
@@ -637,8 +647,14 @@ export class ServicePool<T> implements LeaseOwner<T> {
 
   private serveWaiters(): void {
     const claims = new Claims<T>();
+    const rescan = this.rescanAll;
+    this.rescanAll = false;
     let index = 0;
     while (index < this.waiters.length && this.state === 'running') {
+      // Nothing left to lend or create: the rest of the queue can only wait, so stop here
+      // (this keeps a release O(1) with many waiters). Ways to fail are checked on enqueue
+      // and on a full rescan after failures and device changes.
+      if (!rescan && !this.hasSupply(claims)) break;
       const waiter = this.waiters[index]!;
       const plan = this.safePlan(waiter, claims);
       switch (plan.kind) {
@@ -667,6 +683,16 @@ export class ServicePool<T> implements LeaseOwner<T> {
       }
       index += 1;
     }
+  }
+
+  /** Something could be lent or created for some request (memory aside). */
+  private hasSupply(claims: Claims<T>): boolean {
+    for (const slot of this.slots.values()) {
+      if (!isUsable(slot)) continue;
+      if (slot.idle.length > 0 || slot.pendingCreates > claims.pending(slot)) return true;
+      if (slot.instances.size + slot.pendingCreates < slot.max && now() >= slot.retryAt) return true;
+    }
+    return false;
   }
 
   /** The fast path: an idle instance that needs no validation, with nobody queued. */
@@ -877,9 +903,10 @@ export class ServicePool<T> implements LeaseOwner<T> {
   }
 
   private afterValidation(instance: Instance<T>, waiter: Waiter<T>, valid: boolean): void {
-    if (!valid) {
+    const usable = isUsable(instance.slot);
+    if (!valid || !usable) {
       this.releaseReservation(instance);
-      void this.destroyInstance(instance, 'invalid');
+      void this.destroyInstance(instance, valid ? 'device-unavailable' : 'invalid');
       if (!waiter.settled && this.state === 'running') {
         this.waiters.unshift(waiter);
         waiter.queued = true;
@@ -1028,6 +1055,7 @@ export class ServicePool<T> implements LeaseOwner<T> {
     slot.retryTimer = setTimeout(() => {
       slot.retryTimer = undefined;
       slot.retryAt = 0;
+      this.rescanAll = true;
       this.dispatch();
     }, delay);
     slot.retryTimer.unref();
@@ -1039,6 +1067,7 @@ export class ServicePool<T> implements LeaseOwner<T> {
       consecutiveFailures: slot.consecutiveFailures,
       retryInMs: delay,
     });
+    this.rescanAll = true;
     this.dispatch();
     return { ok: false, error };
   }

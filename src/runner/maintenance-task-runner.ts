@@ -752,7 +752,7 @@ export class MaintenanceTaskRunner {
         return;
       }
       case 'handed_back': {
-        await this.handBack([task], 'shutdown', ctx.latestCursor);
+        await this.handBack([task], 'shutdown', ctx.latestCursor, cleanupDone);
         return;
       }
       case 'lease_lost':
@@ -939,12 +939,11 @@ export class MaintenanceTaskRunner {
   private async acquireFor<T>(flight: InFlight, pool: ServicePool<T>, opts: AcquireOptions = {}): Promise<ServiceLease<T>> {
     const { task, ctx } = flight;
     this.up.pools.add(pool as ServicePool<unknown>);
-    const lease = await pool.acquire({
-      device: opts.device ?? flight.device ?? 'auto',
-      memoryMb: opts.memoryMb ?? task.estimatedMemoryMb ?? undefined,
-      signal: opts.signal ?? ctx.signal,
-      timeoutMs: opts.timeoutMs,
-    });
+    const request: AcquireOptions = { device: opts.device ?? flight.device ?? 'auto', signal: opts.signal ?? ctx.signal };
+    const memoryMb = opts.memoryMb ?? task.estimatedMemoryMb ?? undefined;
+    if (memoryMb !== undefined) request.memoryMb = memoryMb;
+    if (opts.timeoutMs !== undefined) request.timeoutMs = opts.timeoutMs;
+    const lease = await pool.acquire(request);
     flight.leases.push(lease as ServiceLease<unknown>);
     task.assignedDevice = lease.device;
     task.serviceInstanceId = lease.instanceId;
@@ -1005,13 +1004,13 @@ export class MaintenanceTaskRunner {
     await this.metrics.flush();
   }
 
-  private async handBack(tasks: MaintenanceTask[], reason: 'shutdown' | 'queue_timeout', cursor?: string | null): Promise<number> {
+  private async handBack(tasks: MaintenanceTask[], reason: 'shutdown' | 'queue_timeout', cursor?: string | null, cleanupDone?: boolean): Promise<number> {
     if (!tasks.length) return 0;
     const now = this.up.now();
     if (cursor !== undefined && tasks.length === 1) {
       await this.up.store.saveProgress(this.id, tasks[0]!.id, { cursor }, now).catch(() => undefined);
     }
-    const ids = await this.up.store.handBack(this.id, tasks.map((t) => t.id), now);
+    const ids = await this.up.store.handBack(this.id, tasks.map((t) => t.id), now, { cleanupDone });
     const back = new Set(ids);
     for (const task of tasks) {
       if (!back.has(task.id)) continue;

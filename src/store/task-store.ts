@@ -446,11 +446,12 @@ export class TaskStore {
    * Hands tasks held by `runnerId` back to PENDING (graceful stop): lease cleared and the
    * attempt not counted. Returns the ids handed back.
    */
-  async handBack(runnerId: string, ids: readonly string[], now: Date): Promise<string[]> {
+  async handBack(runnerId: string, ids: readonly string[], now: Date, extra: { cleanupDone?: boolean } = {}): Promise<string[]> {
     const out: string[] = [];
+    const cleanup = extra.cleanupDone === undefined ? '' : `${this.c.id('resource_cleanup_completed')} = ${extra.cleanupDone ? (this.c.dialect === 'postgres' ? 'TRUE' : '1') : this.c.dialect === 'postgres' ? 'FALSE' : '0'}, `;
     for (const id of ids) {
       const ok = await this.db.query(
-        `UPDATE ${this.t()} SET ${this.c.id('status')} = 'PENDING', ${this.c.id('locked_by')} = NULL, ${this.c.id('lease_expires_at')} = NULL,
+        `UPDATE ${this.t()} SET ${cleanup}${this.c.id('status')} = 'PENDING', ${this.c.id('locked_by')} = NULL, ${this.c.id('lease_expires_at')} = NULL,
            ${this.c.id('attempts')} = CASE WHEN ${this.c.id('attempts')} > 0 THEN ${this.c.id('attempts')} - 1 ELSE 0 END,
            ${this.c.id('updated_at')} = ?, ${this.c.id('version')} = ${this.c.id('version')} + 1
          WHERE ${this.c.id('id')} = ? AND ${this.c.id('status')} = 'WORKING' AND ${this.c.id('locked_by')} = ?`,
