@@ -40,6 +40,9 @@ export function validateRetention(options: RetentionOptions | undefined, where =
     if (v !== undefined && (!Number.isInteger(v) || v < (key === 'batchSize' || key === 'intervalMs' ? 1 : 0))) {
       throw new InvalidArgumentError(`${where}.${key} must be a non-negative integer (got ${JSON.stringify(v)})`);
     }
+    if (key === 'intervalMs' && v !== undefined && v > 2_147_483_647) {
+      throw new InvalidArgumentError(`${where}.intervalMs must be at most 2147483647 ms (Node.js timers fire longer delays at once)`);
+    }
   }
   return { intervalMs: 600_000, batchSize: 1000, ...value };
 }

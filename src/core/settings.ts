@@ -17,11 +17,11 @@ export class RetrySettings {
   memoryReductionFactor = 0.5;
 
   /** Delay before the first retry. @defaultValue 1000 */
-  @IsInt() @Min(0)
+  @IsInt() @Min(0) @Max(2_147_483_647)
   initialDelayMs = 1000;
 
   /** Upper bound of any retry delay. @defaultValue 3_600_000 (one hour) */
-  @IsInt() @Min(0)
+  @IsInt() @Min(0) @Max(2_147_483_647)
   maxDelayMs = 3_600_000;
 
   /** Random share of each delay (0 = none, 0.25 = ±25 %), so retries of a burst spread out. @defaultValue 0.25 */
@@ -36,7 +36,7 @@ export class UpkeepSettings {
   maxQueueSize = 100;
 
   /** A task waiting in a runner's local queue longer than this is handed back to the database. @defaultValue 300 */
-  @IsInt() @Min(1)
+  @IsInt() @Min(1) @Max(2_147_483)
   queueTimeoutSeconds = 300;
 
   /** Order the local queue by priority (true) or strictly first-in first-out (false). @defaultValue true */
@@ -48,7 +48,7 @@ export class UpkeepSettings {
   enableResourceTracking = true;
 
   /** Longest time cleanup hooks of one task may take before they are cut off. @defaultValue 30 */
-  @IsInt() @Min(1)
+  @IsInt() @Min(1) @Max(2_147_483)
   cleanupTimeoutSeconds = 30;
 
   /** After an out-of-memory failure on a GPU, retry the task on the CPU. @defaultValue true */
@@ -56,7 +56,7 @@ export class UpkeepSettings {
   oomCpuFallback = true;
 
   /** How often running tasks' memory is sampled into `task_metrics` (with resource tracking on). @defaultValue 5000 */
-  @IsInt() @Min(100)
+  @IsInt() @Min(100) @Max(2_147_483_647)
   metricsIntervalMs = 5000;
 
   /** Persist lifecycle events to `task_events` (batched). @defaultValue true */
@@ -64,7 +64,7 @@ export class UpkeepSettings {
   persistEvents = true;
 
   /** Default per-task timeout when a processor sets none. @defaultValue 300_000 (five minutes) */
-  @IsInt() @Min(1)
+  @IsInt() @Min(1) @Max(2_147_483_647)
   defaultTimeoutMs = 300_000;
 
   /** Retry policy. */

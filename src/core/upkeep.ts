@@ -202,26 +202,11 @@ export class Upkeep {
   private toRow(item: CreateTaskItem, now: Date, where: string): NewTaskRow {
     if (typeof item !== 'object' || item === null) throw new InvalidArgumentError(`${where}: must be an object`);
     const { processor, ...options } = item;
-    for (const key of Object.keys(options)) {
-      if (!CREATE_KEYS.has(key)) throw new InvalidArgumentError(`${where}: unknown option "${key}"`);
-    }
     return buildTaskRow(processor, options, now, this.settings, where);
   }
 
-  private async checkDependencies(rows: NewTaskRow[]): Promise<void> {
-    const ids = [...new Set(rows.flatMap((r) => r.dependsOn))];
-    if (!ids.length) return;
-    const statuses = await this.store.statusesOf(ids);
-    const missing = ids.filter((id) => !statuses.has(id));
-    if (missing.length) throw new InvalidArgumentError(`dependsOn: no task has id ${missing.map((m) => JSON.stringify(m)).join(', ')}`);
-    for (const row of rows) {
-      const failed = row.dependsOn.find((id) => statuses.get(id) === 'ERROR' || statuses.get(id) === 'CANCELLED');
-      if (failed) {
-        row.status = 'CANCELLED';
-        row.failureReason = 'dependency_failed';
-        row.info = { error: { name: 'DependencyFailed', message: `Task ${failed} this one depends on had already failed or been cancelled` } };
-      }
-    }
+  private checkDependencies(rows: NewTaskRow[]): Promise<void> {
+    return checkDependencies(this.store, rows);
   }
 
   // ------------------------------------------------------------ reading
@@ -353,19 +338,20 @@ export class Upkeep {
       throw new IllegalTransitionError(id, task.status, 'PENDING', 'the task changed meanwhile');
     }
     this.internals.wake();
+    await this.store.notify();
     return this.mustGet(id);
   }
 
   /** Re-queues a task that ended in ERROR or CANCELLED, with a fresh set of attempts. */
   async retryTask(id: string): Promise<MaintenanceTask> {
-    return this.reschedule(id, ['ERROR', 'CANCELLED'], 'task:retried', { attempts: 0, failureReason: null });
+    return this.reschedule(id, ['ERROR', 'CANCELLED'], 'task:retried', { attempts: 0, failureReason: null, unfinish: true });
   }
 
   private async reschedule(
     id: string,
     from: TaskStatus[],
     event: 'task:resumed' | 'task:retried',
-    patch: { attempts?: number; failureReason?: null } = {},
+    patch: { attempts?: number; failureReason?: null; unfinish?: boolean } = {},
   ): Promise<MaintenanceTask> {
     const task = await this.mustGet(id);
     if (!from.includes(task.status)) throw new IllegalTransitionError(id, task.status, 'PENDING');
@@ -472,7 +458,8 @@ export class Upkeep {
   /** The second seed's task health: status, memory use, processing time, device and warnings. */
   async taskHealth(id: string): Promise<TaskHealth> {
     const task = await this.mustGet(id);
-    return taskHealthOf(this.store, task, this.internals.now(), this.settings.defaultTimeoutMs);
+    const processorTimeout = this.registry.get(task.processorType)?.meta.options.timeoutMs;
+    return taskHealthOf(this.store, task, this.internals.now(), processorTimeout ?? this.settings.defaultTimeoutMs);
   }
 
   /** Stops every runner this instance created and writes pending events. */
@@ -490,6 +477,9 @@ export function buildTaskRow(
   settings: UpkeepSettings,
   where: string,
 ): NewTaskRow {
+  for (const key of Object.keys(options)) {
+    if (!CREATE_KEYS.has(key)) throw new InvalidArgumentError(`${where}: unknown option "${key}"`);
+  }
   if (!(processor instanceof MaintenanceTaskProcessor)) {
     throw new InvalidArgumentError(`${where}: processor must be an instance of a MaintenanceTaskProcessor subclass (use YourProcessor.create(props))`);
   }
@@ -539,4 +529,24 @@ export function buildTaskRow(
     assignedDevice: preferred ?? null,
     ...(preferred ? { info: { placement: { device: preferred, reason: 'processor_preference' } } } : {}),
   };
+}
+
+/**
+ * Checks `dependsOn` ids exist (else `InvalidArgumentError`) and marks rows that depend
+ * on an already-failed task CANCELLED with DEPENDENCY_FAILED. @internal
+ */
+export async function checkDependencies(store: TaskStore, rows: NewTaskRow[]): Promise<void> {
+  const ids = [...new Set(rows.flatMap((r) => r.dependsOn))];
+  if (!ids.length) return;
+  const statuses = await store.statusesOf(ids);
+  const missing = ids.filter((id) => !statuses.has(id));
+  if (missing.length) throw new InvalidArgumentError(`dependsOn: no task has id ${missing.map((m) => JSON.stringify(m)).join(', ')}`);
+  for (const row of rows) {
+    const failed = row.dependsOn.find((id) => statuses.get(id) === 'ERROR' || statuses.get(id) === 'CANCELLED');
+    if (failed) {
+      row.status = 'CANCELLED';
+      row.failureReason = 'dependency_failed';
+      row.info = { error: { name: 'DependencyFailed', message: `Task ${failed} this one depends on had already failed or been cancelled` } };
+    }
+  }
 }

@@ -78,7 +78,6 @@ export type { TaskStatus };
 export const TaskEventType = {
   CREATED: 'created',
   STARTED: 'started',
-  PROGRESS: 'progress',
   COMPLETED: 'completed',
   FAILED: 'failed',
   RETRY_SCHEDULED: 'retry_scheduled',
@@ -95,6 +94,5 @@ export const TaskEventType = {
   CLEANUP_STARTED: 'cleanup_started',
   CLEANUP_COMPLETED: 'cleanup_completed',
   OUT_OF_MEMORY: 'out_of_memory',
-  STAGE: 'stage',
 } as const;
 export type TaskEventType = (typeof TaskEventType)[keyof typeof TaskEventType];

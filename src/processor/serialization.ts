@@ -1,6 +1,7 @@
 import { instanceToPlain, plainToInstance } from 'class-transformer';
 import { validateSync, type ValidationError } from 'class-validator';
-import { ProcessorValidationError, type PropertyProblem } from '../core/errors';
+import { InvalidArgumentError, ProcessorValidationError, type PropertyProblem } from '../core/errors';
+import { toStorableResult } from '../runner/storable-result';
 
 function flatten(errors: ValidationError[], parent = ''): PropertyProblem[] {
   const out: PropertyProblem[] = [];

@@ -55,7 +55,7 @@ export interface StopOptions {
 type Outcome =
   | { kind: 'completed'; result: JsonValue }
   | { kind: 'failed'; reason: TaskFailureReason; error: EventError & { stack?: string }; retryable: boolean; thrown?: unknown }
-  | { kind: 'cancelled' }
+  | { kind: 'cancelled'; by: 'admin' | 'processor' }
   | { kind: 'paused' }
   | { kind: 'handed_back' }
   | { kind: 'lease_lost' };
@@ -554,7 +554,7 @@ export class MaintenanceTaskRunner {
 
   /** The outcome of an attempt that was interrupted (cancel, pause, shutdown, lost lease). */
   private interruptedOutcome(reason: unknown): Outcome | undefined {
-    if (reason instanceof TaskCancelledError) return { kind: 'cancelled' };
+    if (reason instanceof TaskCancelledError) return { kind: 'cancelled', by: 'admin' };
     if (reason instanceof TaskInterruptedError) {
       return reason.kind === 'pause' ? { kind: 'paused' } : reason.kind === 'shutdown' ? { kind: 'handed_back' } : { kind: 'lease_lost' };
     }
@@ -605,7 +605,8 @@ export class MaintenanceTaskRunner {
     const interruptedBy = this.interruptedOutcome(reason);
     if (interruptedBy) return interruptedBy;
     const error = typeof settled === 'object' && !settled.ok ? settled.error : undefined;
-    if (error instanceof TaskCancelledError) return { kind: 'cancelled' };
+    // The processor cancelled itself (threw TaskCancelledError without being asked to stop).
+    if (error instanceof TaskCancelledError) return { kind: 'cancelled', by: 'processor' };
     const e = describeThrown(error);
     if (reason instanceof MemoryLimitExceededError || error instanceof MemoryLimitExceededError) {
       const r = reason instanceof MemoryLimitExceededError ? reason : (error as MemoryLimitExceededError);
@@ -733,12 +734,13 @@ export class MaintenanceTaskRunner {
         return;
       }
       case 'cancelled': {
-        const info: TaskInfo = { ...(task.info ?? {}), error: { name: 'TaskCancelledError', message: 'Cancelled while running', code: 'CANCELLED' } };
-        const ok = await this.up.store.transition(task.id, 'CANCELLED', { ...base, info, failureReason: 'cancelled', lastError: 'Cancelled while running', finished: true }, now, guard);
+        const message = outcome.by === 'processor' ? 'The processor cancelled the task' : 'Cancelled while running';
+        const info: TaskInfo = { ...(task.info ?? {}), error: { name: 'TaskCancelledError', message, code: 'CANCELLED' } };
+        const ok = await this.up.store.transition(task.id, 'CANCELLED', { ...base, info, failureReason: 'cancelled', lastError: message, finished: true }, now, guard);
         if (!ok) return this.lostRace(task, 'cancel');
         Object.assign(task, { status: 'CANCELLED', info, failureReason: 'cancelled', finishedAt: now });
         this.counters.cancelled++;
-        this.up.publish('task:cancelled', { task, reason: 'cancelled', by: 'admin' });
+        this.up.publish('task:cancelled', { task, reason: 'cancelled', by: outcome.by });
         await this.cancelDependents([task.id]);
         return;
       }
@@ -868,6 +870,20 @@ export class MaintenanceTaskRunner {
     const expired = await this.up.store.findExpiredLeases(now, 100);
     for (const task of expired) {
       const previousRunner = task.lockedBy;
+      if (task.control) {
+        // An admin asked to cancel or pause the task before its runner died: honour it.
+        const to = task.control === 'cancel' ? 'CANCELLED' : 'PAUSED';
+        const cancelled = to === 'CANCELLED';
+        const ok = await this.up.store.rescue(task, to, cancelled ? { failureReason: 'cancelled', lastError: 'Cancelled while its runner was gone' } : {}, now);
+        if (!ok) continue;
+        this.counters.rescued++;
+        Object.assign(task, { status: to, lockedBy: null, leaseExpiresAt: null });
+        if (cancelled) {
+          this.up.publish('task:cancelled', { task, reason: 'cancelled', by: 'admin' });
+          await this.cancelDependents([task.id]);
+        } else this.up.publish('task:paused', { task });
+        continue;
+      }
       const requeue = task.attempts < task.maxAttempts;
       const message = `Lease of runner ${previousRunner ?? '?'} expired while the task ran (attempt ${task.attempts})`;
       const attempts = [...(task.info?.attempts ?? []), { attempt: task.attempts, at: now.toISOString(), reason: 'lease_expired', message }];
@@ -892,6 +908,14 @@ export class MaintenanceTaskRunner {
         await this.cancelDependents([task.id]);
       }
     }
+    // Tasks of a type no runner has claimed for a long time: no running build knows it.
+    if (this.options.unknownTypeTimeoutMs > 0) {
+      const failedUnknown = await this.up.store.failUnknownTypes(this.processorTypes, new Date(now.getTime() - this.options.unknownTypeTimeoutMs), now, 100);
+      for (const task of failedUnknown) {
+        this.up.publish('task:failed', { task, error: task.info!.error as EventError, reason: 'unknown_processor', willRetry: false });
+        await this.cancelDependents([task.id]);
+      }
+    }
     // Dependents of tasks that failed while they were being created.
     const failed = await this.up.store.findBlockedByFailure(100);
     if (failed.length) await this.cancelDependents(failed);
@@ -905,7 +929,7 @@ export class MaintenanceTaskRunner {
       let after = this.scheduleCursor.get(schedule.def.name);
       if (!after) {
         // First tick of this runner: continue after the latest occurrence any runner enqueued.
-        after = (await this.up.store.latestStartWithKeyPrefix(schedule.keyPrefix)) ?? now;
+        after = (await this.up.store.latestOccurrenceWithKeyPrefix(schedule.keyPrefix)) ?? now;
       }
       const due = schedule.due(after, now);
       if (due.length) {
@@ -1008,13 +1032,14 @@ export class MaintenanceTaskRunner {
     if (!tasks.length) return 0;
     const now = this.up.now();
     if (cursor !== undefined && tasks.length === 1) {
-      await this.up.store.saveProgress(this.id, tasks[0]!.id, { cursor }, now).catch(() => undefined);
+      const t = tasks[0]!;
+      await this.up.store.saveProgress(this.id, t.id, { cursor, done: t.progressDone, total: t.progressTotal }, now).catch(() => undefined);
     }
     const ids = await this.up.store.handBack(this.id, tasks.map((t) => t.id), now, { cleanupDone });
     const back = new Set(ids);
     for (const task of tasks) {
       if (!back.has(task.id)) continue;
-      Object.assign(task, { status: 'PENDING', lockedBy: null, leaseExpiresAt: null, attempts: Math.max(0, task.attempts - 1) });
+      Object.assign(task, { status: task.control === 'cancel' ? 'CANCELLED' : task.control === 'pause' ? 'PAUSED' : 'PENDING', lockedBy: null, leaseExpiresAt: null, attempts: Math.max(0, task.attempts - 1) });
       this.up.publish('task:released', { task, reason });
     }
     this.counters.handedBack += ids.length;

@@ -30,13 +30,22 @@ export interface RunnerOptions {
   schedules?: boolean;
   /** Apply the retention policy given to `Upkeep` from this runner. @defaultValue true */
   prune?: boolean;
+  /**
+   * A PENDING task whose type this runner does not know, due for longer than this, ends in
+   * ERROR with UNKNOWN_PROCESSOR (no running build knows its type). Shorter waits leave it
+   * for a newer runner, so rolling deploys are safe. 0 turns it off. @defaultValue 3600000 (one hour)
+   */
+  unknownTypeTimeoutMs?: number;
 }
 
 /** Runner options with every default applied. @internal */
 export type ResolvedRunnerOptions = Required<Omit<RunnerOptions, 'processorTypes'>> & { processorTypes: string[] | undefined };
 
+/** Longest delay a Node.js timer honours. */
+export const MAX_TIMER_MS = 2_147_483_647;
+
 const POSITIVE_INTS = ['concurrency', 'pollIntervalMs', 'leaseMs', 'heartbeatIntervalMs', 'rescueIntervalMs', 'claimBatchSize'] as const;
-const KNOWN = new Set<string>([...POSITIVE_INTS, 'processorTypes', 'runnerId', 'interruptGraceMs', 'listen', 'exitWhenIdle', 'schedules', 'prune']);
+const KNOWN = new Set<string>([...POSITIVE_INTS, 'processorTypes', 'runnerId', 'interruptGraceMs', 'listen', 'exitWhenIdle', 'schedules', 'prune', 'unknownTypeTimeoutMs']);
 
 /** Validates runner options (unknown keys and bad values name the key) and applies defaults. */
 export function resolveRunnerOptions(options: RunnerOptions, maxQueueSize: number): ResolvedRunnerOptions {
@@ -50,8 +59,18 @@ export function resolveRunnerOptions(options: RunnerOptions, maxQueueSize: numbe
       throw new InvalidArgumentError(`createRunner(options): ${key} must be a positive integer (got ${JSON.stringify(value)})`);
     }
   }
-  if (options.interruptGraceMs !== undefined && (!Number.isInteger(options.interruptGraceMs) || options.interruptGraceMs < 0)) {
-    throw new InvalidArgumentError(`createRunner(options): interruptGraceMs must be an integer >= 0`);
+  for (const key of ['interruptGraceMs', 'unknownTypeTimeoutMs'] as const) {
+    const value = options[key];
+    if (value !== undefined && (!Number.isInteger(value) || value < 0)) {
+      throw new InvalidArgumentError(`createRunner(options): ${key} must be an integer >= 0 (got ${JSON.stringify(value)})`);
+    }
+  }
+  // Node.js fires longer timers after 1 ms; refuse them rather than spin.
+  for (const key of [...POSITIVE_INTS.filter((k) => k !== 'concurrency' && k !== 'claimBatchSize'), 'interruptGraceMs'] as const) {
+    const value = options[key];
+    if (value !== undefined && value > MAX_TIMER_MS) {
+      throw new InvalidArgumentError(`createRunner(options): ${key} must be at most ${MAX_TIMER_MS} ms (about 24.8 days)`);
+    }
   }
   if (options.processorTypes !== undefined && (!Array.isArray(options.processorTypes) || options.processorTypes.some((t) => typeof t !== 'string'))) {
     throw new InvalidArgumentError('createRunner(options): processorTypes must be an array of strings');
@@ -76,5 +95,6 @@ export function resolveRunnerOptions(options: RunnerOptions, maxQueueSize: numbe
     exitWhenIdle: options.exitWhenIdle ?? false,
     schedules: options.schedules ?? true,
     prune: options.prune ?? true,
+    unknownTypeTimeoutMs: options.unknownTypeTimeoutMs ?? 3_600_000,
   };
 }

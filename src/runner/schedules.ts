@@ -76,16 +76,15 @@ export class CompiledSchedule {
 
   /** Occurrences after `after` up to and including `now` that the catch-up policy keeps. */
   due(after: Date, now: Date): Date[] {
-    const all: Date[] = [];
-    let cursor: Date | null = after;
-    // Walk forward; keep only the most recent maxCatchUp to bound the work.
-    while ((cursor = this.cron.nextRun(cursor)) && cursor <= now) {
-      all.push(cursor);
-      if (all.length > this.maxCatchUp) all.shift();
-    }
-    if (!all.length) return [];
-    if (this.catchUp === 'all') return all;
-    const latest = all[all.length - 1]!;
+    // Walk back from now (bounded by maxCatchUp), not forward from `after`: after a long
+    // downtime a per-second schedule would otherwise cost millions of steps.
+    const want = this.catchUp === 'all' ? this.maxCatchUp : 1;
+    const nowPlus = new Date(now.getTime() + 1); // previousRuns is exclusive of its reference
+    const recent = this.cron.previousRuns(want, nowPlus).filter((d) => d > after && d <= now);
+    recent.sort((a, b) => a.getTime() - b.getTime());
+    if (!recent.length) return [];
+    if (this.catchUp === 'all') return recent;
+    const latest = recent[recent.length - 1]!;
     if (this.catchUp === 'none' && now.getTime() - latest.getTime() > NONE_TOLERANCE_MS) return [];
     return [latest];
   }

@@ -37,6 +37,8 @@ export interface TaskPatch {
   /** Releases the lease (locked_by, lease_expires_at, control → NULL). */
   releaseLease?: boolean;
   finished?: boolean;
+  /** Clears `finished_at` and `last_error` (admin retry). */
+  unfinish?: boolean;
   actualMemoryMb?: number | null;
   assignedDevice?: string | null;
   serviceInstanceId?: string | null;
@@ -53,6 +55,8 @@ export interface TransitionGuard {
   lockedBy?: string;
   /** Only from these statuses (defaults to every status the table allows to reach the target). */
   from?: readonly TaskStatus[];
+  /** Only when the lease ran out before this time (rescue: a renewed lease wins). */
+  leaseExpiredBefore?: Date;
 }
 
 const CHUNK = 500;
@@ -363,11 +367,16 @@ export class TaskStore {
       if (patch.control === undefined) sets.push(`${c.id('control')} = NULL`);
     }
     if (patch.finished) put('finished_at', c.date(now));
+    if (patch.unfinish) sets.push(`${c.id('finished_at')} = NULL`, `${c.id('last_error')} = NULL`);
     let where = `${c.id('id')} = ? AND ${c.id('status')} IN ${c.list(allowed.length)}`;
     params.push(id, ...allowed);
     if (guard.lockedBy !== undefined) {
       where += ` AND ${c.id('locked_by')} = ?`;
       params.push(guard.lockedBy);
+    }
+    if (guard.leaseExpiredBefore !== undefined) {
+      where += ` AND ${c.id('lease_expires_at')} < ?`;
+      params.push(c.date(guard.leaseExpiredBefore));
     }
     const { affected } = await this.db.query(`UPDATE ${this.t()} SET ${sets.join(', ')} WHERE ${where}`, params);
     return affected > 0;
@@ -451,11 +460,15 @@ export class TaskStore {
     const cleanup = extra.cleanupDone === undefined ? '' : `${this.c.id('resource_cleanup_completed')} = ${extra.cleanupDone ? (this.c.dialect === 'postgres' ? 'TRUE' : '1') : this.c.dialect === 'postgres' ? 'FALSE' : '0'}, `;
     for (const id of ids) {
       const ok = await this.db.query(
-        `UPDATE ${this.t()} SET ${cleanup}${this.c.id('status')} = 'PENDING', ${this.c.id('locked_by')} = NULL, ${this.c.id('lease_expires_at')} = NULL,
+        // A cancel or pause requested meanwhile is honoured here instead of being lost.
+        `UPDATE ${this.t()} SET ${cleanup}${this.c.id('status')} = CASE ${this.c.id('control')} WHEN 'cancel' THEN 'CANCELLED' WHEN 'pause' THEN 'PAUSED' ELSE 'PENDING' END,
+           ${this.c.id('failure_reason')} = CASE ${this.c.id('control')} WHEN 'cancel' THEN 'cancelled' ELSE ${this.c.id('failure_reason')} END,
+           ${this.c.id('finished_at')} = CASE ${this.c.id('control')} WHEN 'cancel' THEN ? ELSE ${this.c.id('finished_at')} END,
+           ${this.c.id('control')} = NULL, ${this.c.id('locked_by')} = NULL, ${this.c.id('lease_expires_at')} = NULL,
            ${this.c.id('attempts')} = CASE WHEN ${this.c.id('attempts')} > 0 THEN ${this.c.id('attempts')} - 1 ELSE 0 END,
            ${this.c.id('updated_at')} = ?, ${this.c.id('version')} = ${this.c.id('version')} + 1
          WHERE ${this.c.id('id')} = ? AND ${this.c.id('status')} = 'WORKING' AND ${this.c.id('locked_by')} = ?`,
-        [this.c.date(now), id, runnerId],
+        [this.c.date(now), this.c.date(now), id, runnerId],
       );
       if (ok.affected) out.push(id);
     }
@@ -489,12 +502,13 @@ export class TaskStore {
   }
 
   /** Conditional rescue of one expired task; true when this caller won it. */
-  async rescue(task: MaintenanceTask, to: 'PENDING' | 'ERROR', patch: TaskPatch, now: Date): Promise<boolean> {
+  async rescue(task: MaintenanceTask, to: 'PENDING' | 'ERROR' | 'CANCELLED' | 'PAUSED', patch: TaskPatch, now: Date): Promise<boolean> {
     // Guarded by the old holder: if a heartbeat renewed the lease meanwhile, the holder is
     // alive; if another rescuer won, locked_by is already NULL. Either way this one loses.
-    return this.transition(task.id, to, { ...patch, releaseLease: true, finished: to === 'ERROR' }, now, {
+    return this.transition(task.id, to, { ...patch, releaseLease: true, finished: to === 'ERROR' || to === 'CANCELLED' }, now, {
       from: ['WORKING'],
       lockedBy: task.lockedBy ?? undefined,
+      leaseExpiredBefore: now,
     });
   }
 
@@ -538,6 +552,27 @@ export class TaskStore {
     return cancelled;
   }
 
+  /**
+   * Fails PENDING tasks of types none of `knownTypes` has been due since before `dueBefore`
+   * (no runner that knows the type came by). Returns them.
+   */
+  async failUnknownTypes(knownTypes: readonly string[], dueBefore: Date, now: Date, limit: number): Promise<MaintenanceTask[]> {
+    const c = this.c;
+    const notIn = knownTypes.length ? `AND ${c.id('processor_type')} NOT IN ${c.list(knownTypes.length)}` : '';
+    const { rows } = await this.db.query(
+      `SELECT * FROM ${this.t()} WHERE ${c.id('status')} = 'PENDING' AND ${c.id('start_at')} < ? ${notIn} LIMIT ?`,
+      [c.date(dueBefore), ...knownTypes, limit],
+    );
+    const failed: MaintenanceTask[] = [];
+    for (const task of rows.map((row) => rowToTask(row, c))) {
+      const message = `No runner knows processor type "${task.processorType}" (due since ${task.startAt.toISOString()})`;
+      const info = { ...(task.info ?? {}), error: { name: 'UnknownProcessorError', message, code: 'UNKNOWN_PROCESSOR' } };
+      const ok = await this.transition(task.id, 'ERROR', { info, failureReason: 'unknown_processor', lastError: message, finished: true }, now, { from: ['PENDING'] });
+      if (ok) failed.push(Object.assign(task, { status: 'ERROR', info, failureReason: 'unknown_processor', lastError: message }));
+    }
+    return failed;
+  }
+
   /** Ids of unfinished tasks waiting on a dependency that already failed (a race sweep). */
   async findBlockedByFailure(limit: number): Promise<string[]> {
     const c = this.c;
@@ -555,16 +590,21 @@ export class TaskStore {
     if (this.c.dialect === 'postgres') await this.db.query(`NOTIFY ${NOTIFY_CHANNEL}`);
   }
 
-  /** Start time of the latest task whose unique key starts with `prefix` (cron catch-up). */
-  async latestStartWithKeyPrefix(prefix: string): Promise<Date | null> {
+  /**
+   * The latest occurrence a cron schedule enqueued, read from the unique keys
+   * (`<prefix><ISO time>`; ISO times sort as text). `start_at` is not used: retries move it.
+   */
+  async latestOccurrenceWithKeyPrefix(prefix: string): Promise<Date | null> {
     const c = this.c;
     // LIKE wildcards in the prefix (`_`) may over-match; the exact check happens here.
-    const { rows } = await this.db.query<{ start_at: unknown; unique_key: string }>(
-      `SELECT ${c.id('start_at')}, ${c.id('unique_key')} FROM ${this.t()} WHERE ${c.id('unique_key')} LIKE ? ORDER BY ${c.id('start_at')} DESC LIMIT 50`,
+    const { rows } = await this.db.query<{ unique_key: string }>(
+      `SELECT ${c.id('unique_key')} FROM ${this.t()} WHERE ${c.id('unique_key')} LIKE ? ORDER BY ${c.id('unique_key')} DESC LIMIT 50`,
       [`${prefix}%`],
     );
-    const row = rows.find((r) => r.unique_key.startsWith(prefix));
-    return row ? c.readDate(row.start_at) : null;
+    const key = rows.map((r) => r.unique_key).find((k) => k.startsWith(prefix));
+    if (!key) return null;
+    const at = new Date(key.slice(prefix.length));
+    return Number.isNaN(at.getTime()) ? null : at;
   }
 
   /**
