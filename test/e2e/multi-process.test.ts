@@ -82,12 +82,13 @@ describe.each(backends)('several runner processes on %s', (db) => {
     const survivor = await startRunner(database, env);
     cleanups.push(async () => [victim, survivor].forEach((c) => c.kill('SIGKILL')));
     await waitFor(async () => (await upkeep.countByStatus()).COMPLETED >= 20, 60_000, 50);
+    victim.kill('SIGKILL');
+    await once(victim, 'exit');
+    // What the dead runner held when it died (its rows cannot change any more until rescued).
     const held: Array<{ id: string }> = await dataSource.query(
       `SELECT id FROM maintenance_tasks WHERE status = 'WORKING' AND locked_by LIKE ${db === 'postgres' ? '$1' : '?'}`,
       [`%:${victim.pid}:%`],
     );
-    victim.kill('SIGKILL');
-    await once(victim, 'exit');
     expect(held.length).toBeGreaterThan(0);
     await waitFor(async () => (await upkeep.countByStatus()).COMPLETED === N, 60_000, 100);
     const counts = await upkeep.countByStatus();
