@@ -211,6 +211,11 @@ describe.skipIf(problem)(`UPKEEP_MIGRATIONS on ${TEST_DB}`, () => {
     expect(indexes.get('idx_upkeep_events_task')).toMatchObject({ table: 'task_events', columns: ['task_id', 'timestamp'] });
   });
 
+  it('matches the entities: TypeORM finds nothing to change (host synchronize or migration:generate leave upkeep alone)', async () => {
+    const { upQueries } = await ds.driver.createSchemaBuilder().log();
+    expect(upQueries.map((q) => q.query)).toEqual([]);
+  });
+
   it('enforces the seed\'s foreign keys and the unique key', async () => {
     const now = new Date();
     const ts = TEST_DB === 'sqlite' ? now.toISOString().replace('T', ' ').replace('Z', '') : now;

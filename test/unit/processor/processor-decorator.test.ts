@@ -84,6 +84,35 @@ describe('@Processor(name)', () => {
     expect(Object.isFrozen(meta.options)).toBe(true);
   });
 
+  it.each<[string, unknown, RegExp]>([
+    ['an unknown option', { maxAttempt: 3 }, /unknown option "maxAttempt"/],
+    ['an unknown backoff option', { backoff: { factor: 2 } }, /unknown option "backoff\.factor"/],
+    ['maxAttempts 0', { maxAttempts: 0 }, /maxAttempts/],
+    ['a fractional timeoutMs', { timeoutMs: 1.5 }, /timeoutMs/],
+    ['a timeoutMs past the timer limit', { timeoutMs: 2 ** 31 }, /timeoutMs/],
+    ['a priority out of range', { priority: 1_000_001 }, /priority/],
+    ['a backoff multiplier below 1', { backoff: { multiplier: 0.5 } }, /backoff\.multiplier/],
+    ['a NaN backoff multiplier', { backoff: { multiplier: Number.NaN } }, /backoff\.multiplier/],
+    ['a negative backoff.initialDelayMs', { backoff: { initialDelayMs: -1 } }, /backoff\.initialDelayMs/],
+    ['backoff that is not an object', { backoff: 2 }, /backoff/],
+    ['options that are not an object', null, /options/],
+  ])('rejects %s with an InvalidArgumentError naming the processor and the key', (_label, options, pattern) => {
+    let thrown: unknown;
+    try {
+      Processor('bad-options', options as never);
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(InvalidArgumentError);
+    expect((thrown as Error).message).toContain('"bad-options"');
+    expect((thrown as Error).message).toMatch(pattern);
+  });
+
+  it('accepts every option at its bounds', () => {
+    const options = { maxAttempts: 1000, timeoutMs: 2 ** 31 - 1, priority: -1_000_000, backoff: { initialDelayMs: 0, multiplier: 100, maxDelayMs: 0 } };
+    expect(getProcessorMetadata(decorate('bounds', options))?.options).toEqual(options);
+  });
+
   it('keeps the metadata under the global symbol, not enumerable, so ESM and CJS copies read the same thing', () => {
     const cls = decorate('symbol-check');
     expect(PROCESSOR_METADATA).toBe(Symbol.for('upkeep.processor'));
