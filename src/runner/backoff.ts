@@ -15,6 +15,7 @@ export function retryDelayMs(
   const initial = override.initialDelayMs ?? retry.initialDelayMs;
   const multiplier = override.multiplier ?? retry.backoffMultiplier;
   const max = override.maxDelayMs ?? retry.maxDelayMs;
+  if (initial === 0) return 0;
   const base = Math.min(max, initial * multiplier ** Math.max(0, attempt - 1));
   const spread = base * retry.jitter * (2 * random() - 1);
   return Math.max(0, Math.round(Math.min(max, base + spread)));

@@ -310,9 +310,11 @@ export class MaintenanceTaskRunner {
       do {
         this.pumpAgain = false;
         this.dispatch();
-        const room = Math.min(this.options.concurrency * 2 - this.inFlight.size, this.up.settings.maxQueueSize) - this.queue.size;
+        // Keep up to max(2 x concurrency, claimBatchSize) claimed (running + queued), within maxQueueSize.
+        const target = Math.max(this.options.concurrency * 2, this.options.claimBatchSize);
+        const room = Math.min(target - this.inFlight.size, this.up.settings.maxQueueSize) - this.queue.size;
         // Claim when the local queue runs low, so slots refill at once while work remains.
-        if (this.stopping || room <= 0 || this.queue.size > this.options.concurrency / 2) continue;
+        if (this.stopping || room <= 0 || this.queue.size > Math.max(this.options.concurrency / 2, target / 4)) continue;
         const limit = Math.min(room, this.options.claimBatchSize);
         const claimed = await this.up.store.claim({
           runnerId: this.id,
@@ -320,6 +322,7 @@ export class MaintenanceTaskRunner {
           limit,
           leaseMs: this.options.leaseMs,
           now: this.up.now(),
+          device: this.soleDevice(),
         });
         this.claimFailures = 0;
         lastClaimEmpty = claimed.length === 0;
@@ -347,6 +350,13 @@ export class MaintenanceTaskRunner {
       }, wait);
       this.pollTimer.unref?.();
     }
+  }
+
+  /** With one healthy device, the claim itself records it: no extra write per task. */
+  private soleDevice(): string | undefined {
+    if (!this.placement) return undefined;
+    const healthy = this.placement.list().filter((d) => d.healthy);
+    return healthy.length === 1 ? healthy[0]!.id : undefined;
   }
 
   private enqueueLocal(task: MaintenanceTask): void {
@@ -414,6 +424,7 @@ export class MaintenanceTaskRunner {
         limit: Math.min(this.options.claimBatchSize, this.options.concurrency * 2),
         leaseMs: this.options.leaseMs,
         now: this.up.now(),
+        device: this.soleDevice(),
       });
       empty = claimed.length === 0;
       for (const task of claimed) this.enqueueLocal(task);
@@ -470,7 +481,7 @@ export class MaintenanceTaskRunner {
       lastProgressWrite: 0,
       device,
       reservedMb,
-      rssAtStartMb: process.memoryUsage().rss / 1048576,
+      rssAtStartMb: this.placement ? rssMb() : 0,
       peakMemoryMb: 0,
       warned: false,
       leases: [],
@@ -486,7 +497,7 @@ export class MaintenanceTaskRunner {
         this.inFlight.delete(task.id);
         this.placement?.release(task.id);
         this.dispatch();
-        if (this.queue.size <= this.options.concurrency / 2) this.requestPump();
+        if (this.queue.size <= Math.max(this.options.concurrency / 2, Math.max(this.options.concurrency * 2, this.options.claimBatchSize) / 4)) this.requestPump();
         else if (this.isQuiet()) this.checkIdle();
       });
   }
@@ -547,7 +558,8 @@ export class MaintenanceTaskRunner {
       if (limit !== undefined) flight.memoryLimitMb = limit;
       outcome = await this.execute(flight, processor);
     }
-    if (this.placement && outcome.kind !== 'lease_lost') this.sample(flight);
+    // The measured peak includes the end state; rows are only written by the interval and stage changes.
+    if (this.placement && outcome.kind !== 'lease_lost') flight.peakMemoryMb = Math.max(flight.peakMemoryMb, this.memoryOf(flight));
     const cleanupDone = await this.cleanup(flight, processor);
     await this.finish(flight, outcome, cleanupDone, processor);
   }
@@ -999,7 +1011,7 @@ export class MaintenanceTaskRunner {
     if (flight.reportedMemoryMb !== undefined) return flight.reportedMemoryMb;
     const leased = flight.leases.reduce((sum, l) => sum + (l.memoryMb || 0), 0);
     if (leased > 0) return leased;
-    return Math.max(0, process.memoryUsage().rss / 1048576 - flight.rssAtStartMb);
+    return Math.max(0, rssMb() - flight.rssAtStartMb);
   }
 
   /** Records one `task_metrics` sample of a task and enforces its memory limit. */
@@ -1045,6 +1057,14 @@ export class MaintenanceTaskRunner {
     this.counters.handedBack += ids.length;
     return ids.length;
   }
+}
+
+let rssCache = { at: 0, mb: 0 };
+/** Process RSS in MiB, read at most every 20 ms (reading it costs a system call). */
+function rssMb(): number {
+  const now = Date.now();
+  if (now - rssCache.at > 20) rssCache = { at: now, mb: process.memoryUsage.rss() / 1048576 };
+  return rssCache.mb;
 }
 
 function delay(ms: number): Promise<void> {

@@ -217,7 +217,7 @@ export class TaskStore {
    * them WORKING with a lease held by `runnerId`. One statement on PostgreSQL and SQLite;
    * a SKIP LOCKED transaction on MySQL/MariaDB.
    */
-  async claim(opts: { runnerId: string; types: readonly string[]; limit: number; leaseMs: number; now: Date }): Promise<MaintenanceTask[]> {
+  async claim(opts: { runnerId: string; types: readonly string[]; limit: number; leaseMs: number; now: Date; device?: string }): Promise<MaintenanceTask[]> {
     if (!opts.types.length || opts.limit <= 0) return [];
     const c = this.c;
     const now = c.date(opts.now);
@@ -225,8 +225,8 @@ export class TaskStore {
     const order = `t.${c.id('priority')} DESC, t.${c.id('start_at')} ASC, t.${c.id('id')} ASC`;
     const set = `${c.id('status')} = 'WORKING', ${c.id('locked_by')} = ?, ${c.id('lease_expires_at')} = ?, ${c.id('attempts')} = ${c.id('attempts')} + 1,
       ${c.id('started_at')} = ?, ${c.id('updated_at')} = ?, ${c.id('version')} = ${c.id('version')} + 1, ${c.id('control')} = NULL,
-      ${c.id('resource_cleanup_completed')} = ?`;
-    const setParams = [opts.runnerId, lease, now, now, c.bool(false)];
+      ${c.id('resource_cleanup_completed')} = ?${opts.device ? `, ${c.id('assigned_device')} = COALESCE(${c.id('assigned_device')}, ?)` : ''}`;
+    const setParams = [opts.runnerId, lease, now, now, c.bool(false), ...(opts.device ? [opts.device] : [])];
     const whereParams = [now, ...opts.types];
     let rows: Record<string, unknown>[];
     if (c.dialect === 'postgres') {

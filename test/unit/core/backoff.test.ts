@@ -61,11 +61,9 @@ describe('retryDelayMs (src/runner/backoff.ts)', () => {
     expect(retryDelayMs(2, noJitter, { maxDelayMs: 1_000_000 })).toBe(2000);
   });
 
-  // KNOWN BUG (src/runner/backoff.ts, not ours to edit): with initialDelayMs 0, which settings allow,
-  // and multiplier ** (attempt - 1) overflowing to Infinity (multiplier 100 from attempt 156, within
-  // maxAttempts <= 1000), the delay is 0 * Infinity = NaN. When backoff.ts is fixed this test fails:
-  // turn it into a plain `it`.
-  it.fails('KNOWN BUG: a zero initial delay stays 0 however large the exponent (today NaN)', () => {
+  // With initialDelayMs 0 and multiplier ** (attempt - 1) overflowing to Infinity (multiplier 100
+  // from attempt 156, within maxAttempts <= 1000), 0 * Infinity would be NaN.
+  it('a zero initial delay stays 0 however large the exponent', () => {
     expect(retryDelayMs(200, { ...noJitter, initialDelayMs: 0, backoffMultiplier: 100 })).toBe(0);
   });
 
