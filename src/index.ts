@@ -66,3 +66,4 @@ export { toPrometheus as metricsToPrometheus } from './metrics/prometheus';
 export type { UpkeepMetrics, TaskHealth } from './metrics/metrics-types';
 export { TaskQueue, ANY_DEVICE } from './queue';
 export type { QueuedTaskInfo, RequeueOptions, TaskQueueOptions, TaskQueueStats } from './queue';
+export type { PoolStatsSource } from './core/upkeep-internals';

@@ -19,12 +19,12 @@ export class DocumentScoringProcessor extends MaintenanceTaskProcessor<{ scored:
   @IsInt() @Min(1) @Max(500)
   batchSize = 64;
 
-  resources(): ResourceRequest {
+  override resources(): ResourceRequest {
     // A rough estimate: the session plus one batch of activations.
     return { memoryMb: 64 + Math.ceil((this.batchSize * FEATURES * 4 * 4) / 1048576) };
   }
 
-  reduceMemory(factor: number): void {
+  override reduceMemory(factor: number): void {
     this.batchSize = Math.max(1, Math.floor(this.batchSize * factor));
   }
 

@@ -58,7 +58,7 @@ export async function runPipeline(options: { documents?: number; instances?: num
     maxPerDevice: instances,
     factory: createOnnxSessionFactory({ model: modelPath, expectedInstances: instances, memoryMb: 64 }),
   });
-  const upkeep = new Upkeep({ dataSource, processors: [DocumentScoringProcessor], services: { scorerPool: pool }, pools: [pool as ServicePool<unknown>], devices: cpuOnly() });
+  const upkeep = new Upkeep({ dataSource, processors: [DocumentScoringProcessor], services: { scorerPool: pool }, pools: [pool], devices: cpuOnly() });
   let done = 0;
   const chunks: string[][] = [];
   for (let i = 0; i < docs.length; i += 100) chunks.push(docs.slice(i, i + 100).map((d) => d.id));

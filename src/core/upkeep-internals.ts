@@ -11,7 +11,12 @@ import type { RetentionOptions } from './retention';
 import type { MaintenanceTask } from '../entities/maintenance-task.entity';
 import type { MaintenanceTaskProcessor } from '../processor/maintenance-task-processor';
 import type { DeviceInfo, DeviceProbe } from '../pool/device';
-import type { ServicePool } from '../pool/service-pool';
+import type { PoolStats } from '../pool/types';
+
+/** What metrics need of a pool: any `ServicePool<T>`. */
+export interface PoolStatsSource {
+  stats(): PoolStats;
+}
 
 /** What the facade shares with runners and helpers. @internal */
 export class UpkeepInternals {
@@ -31,7 +36,7 @@ export class UpkeepInternals {
   /** Devices runners place tasks on (default: detected). */
   devices: DeviceInfo[] | DeviceProbe | undefined;
   /** Pools used by this process's tasks (for metrics). */
-  readonly pools = new Set<ServicePool<unknown>>();
+  readonly pools = new Set<PoolStatsSource>();
   /** Host services handed to processors as `ctx.services`. */
   services: Readonly<Record<string, unknown>> = Object.freeze({});
   /** Prunes by the retention policy. */

@@ -17,12 +17,11 @@ import { canTransition, type TaskStatus } from './status';
 import { CompiledSchedule, type ScheduleDefinition } from '../runner/schedules';
 import { validateRetention, type PruneResult, type RetentionOptions } from './retention';
 import type { DeviceInfo, DeviceProbe } from '../pool/device';
-import type { ServicePool } from '../pool/service-pool';
 import { DevicePlacement } from '../resources/device-placement';
 import type { TaskHealth, UpkeepMetrics } from '../metrics/metrics-types';
 import { taskAggregates, taskHealthOf } from '../metrics/task-metrics-query';
 import { toPrometheus } from '../metrics/prometheus';
-import { UpkeepInternals } from './upkeep-internals';
+import { UpkeepInternals, type PoolStatsSource } from './upkeep-internals';
 
 /** Options of `new Upkeep(...)`. */
 export interface UpkeepOptions {
@@ -45,7 +44,7 @@ export interface UpkeepOptions {
   /** Devices runners place tasks on, or a probe returning them. @defaultValue `detectDevices()` (CPU plus NVIDIA GPUs) */
   devices?: DeviceInfo[] | DeviceProbe;
   /** Service pools whose utilization `metrics()` reports (pools used through `ctx.acquire` are added on first use). */
-  pools?: ServicePool<unknown>[];
+  pools?: PoolStatsSource[];
 }
 
 /** Options of `createTask` (and of each item of `createTasks`). */
@@ -396,7 +395,7 @@ export class Upkeep {
   // ------------------------------------------------------------ metrics
 
   /** Adds a pool whose utilization `metrics()` reports (pools used through `ctx.acquire` are added on first use). */
-  registerPool(pool: ServicePool<unknown>): void {
+  registerPool(pool: PoolStatsSource): void {
     this.internals.pools.add(pool);
   }
 

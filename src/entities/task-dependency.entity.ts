@@ -1,8 +1,7 @@
-import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+import { Column, Entity, PrimaryColumn } from 'typeorm';
 
 /** An edge "task waits for dependsOn" (table `maintenance_task_dependencies`). */
 @Entity({ name: 'maintenance_task_dependencies', synchronize: false })
-@Index('idx_upkeep_dep_depends_on', ['dependsOnId'], { synchronize: false })
 export class TaskDependency {
   /** The waiting task. */
   @PrimaryColumn({ name: 'task_id', type: 'varchar', length: 36 })

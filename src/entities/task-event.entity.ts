@@ -1,10 +1,8 @@
-import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
+import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
 import type { JsonValue } from './maintenance-task.entity';
 
 /** One persisted lifecycle event (table `task_events`, as in the second seed). */
 @Entity({ name: 'task_events', synchronize: false })
-@Index('idx_upkeep_events_task', ['taskId', 'timestamp'], { synchronize: false })
-@Index('idx_upkeep_events_time', ['timestamp'], { synchronize: false })
 export class TaskEvent {
   /** Serial id. */
   @PrimaryGeneratedColumn({ type: 'integer' })

@@ -1,9 +1,7 @@
-import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
+import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
 
 /** One resource sample of a running task (table `task_metrics`, as in the second seed). */
 @Entity({ name: 'task_metrics', synchronize: false })
-@Index('idx_upkeep_metrics_task', ['taskId', 'timestamp'], { synchronize: false })
-@Index('idx_upkeep_metrics_time', ['timestamp'], { synchronize: false })
 export class TaskMetric {
   /** Serial id. */
   @PrimaryGeneratedColumn({ type: 'integer' })

@@ -974,7 +974,7 @@ export class MaintenanceTaskRunner {
   /** `ctx.acquire(pool)`: a pooled service for this task, released at cleanup. */
   private async acquireFor<T>(flight: InFlight, pool: ServicePool<T>, opts: AcquireOptions = {}): Promise<ServiceLease<T>> {
     const { task, ctx } = flight;
-    this.up.pools.add(pool as ServicePool<unknown>);
+    this.up.pools.add(pool);
     const request: AcquireOptions = { device: opts.device ?? flight.device ?? 'auto', signal: opts.signal ?? ctx.signal };
     const memoryMb = opts.memoryMb ?? task.estimatedMemoryMb ?? undefined;
     if (memoryMb !== undefined) request.memoryMb = memoryMb;

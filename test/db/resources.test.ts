@@ -34,7 +34,7 @@ class ModelProcessor extends MaintenanceTaskProcessor<{ device: string | null; i
   @IsInt() @Min(0)
   memoryMb = 4000;
 
-  resources(): ResourceRequest {
+  override resources(): ResourceRequest {
     return { memoryMb: this.memoryMb };
   }
 
@@ -67,7 +67,7 @@ class ExitPathProcessor extends MaintenanceTaskProcessor {
     return null;
   }
 
-  cleanup(task: MaintenanceTask): void {
+  override cleanup(task: MaintenanceTask): void {
     cleaned.get(task.id)!.processorCleanup = true;
   }
 }
@@ -84,11 +84,11 @@ class BatchProcessor extends MaintenanceTaskProcessor<{ batchSize: number; devic
   @IsOptional() @IsString()
   device?: string;
 
-  resources(): ResourceRequest {
+  override resources(): ResourceRequest {
     return { memoryMb: 1000, ...(this.device ? { device: this.device } : {}) };
   }
 
-  reduceMemory(factor: number): void {
+  override reduceMemory(factor: number): void {
     this.batchSize = Math.max(1, Math.floor(this.batchSize * factor));
   }
 
@@ -103,7 +103,7 @@ class HungryProcessor extends MaintenanceTaskProcessor {
   @IsInt()
   useMb = 95;
 
-  resources(): ResourceRequest {
+  override resources(): ResourceRequest {
     return { memoryMb: 50, memoryLimitMb: 100 };
   }
 
@@ -125,7 +125,7 @@ class BigProcessor extends MaintenanceTaskProcessor {
   @IsInt()
   memoryMb = 5000;
 
-  resources(): ResourceRequest {
+  override resources(): ResourceRequest {
     return { memoryMb: this.memoryMb, device: 'cpu' };
   }
 
