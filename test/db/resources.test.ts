@@ -138,6 +138,24 @@ class BigProcessor extends MaintenanceTaskProcessor {
   }
 }
 
+@Processor('res-slow')
+class SlowProcessor extends MaintenanceTaskProcessor {
+  @IsInt()
+  memoryMb = 0;
+
+  @IsInt()
+  ms = 50;
+
+  override resources(): ResourceRequest {
+    return { memoryMb: this.memoryMb };
+  }
+
+  async process() {
+    await new Promise((r) => setTimeout(r, this.ms));
+    return { ok: true };
+  }
+}
+
 describe.skipIf(problem)(`resources on ${TEST_DB}`, () => {
   let dataSource: DataSource;
   let close: () => Promise<void>;
@@ -157,7 +175,7 @@ describe.skipIf(problem)(`resources on ${TEST_DB}`, () => {
       dataSource,
       devices: DEVICES,
       services: { pool },
-      processors: [ModelProcessor, ExitPathProcessor, BatchProcessor, HungryProcessor, BigProcessor],
+      processors: [ModelProcessor, ExitPathProcessor, BatchProcessor, HungryProcessor, BigProcessor, SlowProcessor],
       settings: { cleanupTimeoutSeconds: 1, metricsIntervalMs: 100, retry: { initialDelayMs: 20, jitter: 0 } },
     });
   });
@@ -295,6 +313,45 @@ describe.skipIf(problem)(`resources on ${TEST_DB}`, () => {
     const t = (await upkeep.getTask(task.id))!;
     expect(t.status).toBe('ERROR');
     expect(t.failureReason).toBe('device_unavailable');
+  });
+
+  it('the local queue holds at most maxQueueSize claimed tasks', async () => {
+    const small = new Upkeep({ dataSource, processors: [SlowProcessor], devices: DEVICES, settings: { maxQueueSize: 3 } });
+    await small.createTasks(Array.from({ length: 12 }, () => ({ processor: SlowProcessor.create({ ms: 40 }) })));
+    const runner = small.createRunner({ concurrency: 1, pollIntervalMs: 20, claimBatchSize: 3 });
+    let mostQueued = 0;
+    let mostWorking = 0;
+    const watch = setInterval(() => (mostQueued = Math.max(mostQueued, runner.stats().buffered)), 5);
+    await runner.start();
+    await waitFor(async () => {
+      const counts = await small.countByStatus();
+      mostWorking = Math.max(mostWorking, counts.WORKING);
+      return counts.PENDING === 0 && counts.WORKING === 0;
+    }, 20_000);
+    clearInterval(watch);
+    await runner.stop();
+    await small.close();
+    expect(mostQueued).toBeGreaterThan(0);
+    expect(mostQueued).toBeLessThanOrEqual(3);
+    expect(mostWorking).toBeLessThanOrEqual(1 + 3);
+  });
+
+  it('a task waiting in the local queue longer than queueTimeoutSeconds is handed back to the database', async () => {
+    const tiny: DeviceInfo[] = [{ id: 'cpu', kind: 'cpu', name: 'cpu', totalMemoryMb: 1000, freeMemoryMb: 1000, healthy: true }];
+    const u = new Upkeep({ dataSource, processors: [SlowProcessor], devices: tiny, settings: { queueTimeoutSeconds: 1 } });
+    const released: Array<UpkeepEventMap['task:released']> = [];
+    u.events.on('task:released', (e) => released.push(e));
+    const [first, second] = await u.createTasks([
+      { processor: SlowProcessor.create({ memoryMb: 800, ms: 2500 }), priority: 1 },
+      { processor: SlowProcessor.create({ memoryMb: 800, ms: 10 }) },
+    ]);
+    const runner = u.createRunner({ concurrency: 2, pollIntervalMs: 5000 });
+    await runner.start();
+    await waitFor(() => released.some((e) => e.task.id === second!.id), 8000);
+    expect(released.find((e) => e.task.id === second!.id)!.reason).toBe('queue_timeout');
+    await waitFor(async () => (await u.getTask(first!.id))?.status === 'COMPLETED', 8000);
+    await runner.stop();
+    await u.close();
   });
 
   it('metrics() has the seed shape and renders as Prometheus text; taskHealth reports a running task', async () => {
