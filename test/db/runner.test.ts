@@ -265,6 +265,39 @@ describe.skipIf(problem)(`runner behaviour on ${TEST_DB}`, () => {
     expect(t.failureReason).toBe('lease_expired');
   });
 
+  it('triggerOnDeploy runs due tasks in the background: it returns before they run and never throws into the caller', async () => {
+    const tasks = await upkeep.createTasks([1, 2, 3].map((n) => ({ processor: WaitProcessor.create({ ms: 50 + n }) })));
+    const started = Date.now();
+    const run = upkeep.triggerOnDeploy();
+    expect(Date.now() - started).toBeLessThan(20); // did not wait for anything
+    expect((await upkeep.getTask(tasks[0]!.id))!.status).not.toBe('COMPLETED');
+    const summary = await run;
+    expect(summary!.completed).toBeGreaterThanOrEqual(3);
+    for (const t of tasks) expect((await upkeep.getTask(t.id))!.status).toBe('COMPLETED');
+  });
+
+  it('triggerOnDeploy on a database that is gone reports runner:error and resolves null', async () => {
+    const { dataSource: gone, close: dropIt } = await openTestDataSource();
+    const broken = new Upkeep({ dataSource: gone, processors });
+    await gone.destroy();
+    const errors: string[] = [];
+    broken.events.on('runner:error', (e) => errors.push(e.during));
+    await expect(broken.triggerOnDeploy()).resolves.toBeNull();
+    expect(errors).toContain('triggerOnDeploy');
+    await dropIt();
+  });
+
+  it('`await using` stops a runner at the end of the scope', async () => {
+    let handle: { isRunning: boolean } | undefined;
+    {
+      await using runner = upkeep.createRunner({ pollIntervalMs: 20 });
+      await runner.start();
+      handle = runner;
+      expect(runner.isRunning).toBe(true);
+    }
+    expect(handle!.isRunning).toBe(false);
+  });
+
   it('resetStuckTasks is the admin lever for WORKING tasks', async () => {
     const task = await upkeep.createTask(SumProcessor.create({ numbers: [5] }), { startAt: new Date(Date.now() + 60_000) });
     await dataSource.query(`UPDATE maintenance_tasks SET status = 'WORKING', locked_by = 'stuck' WHERE id = ${p(1)}`, [task.id]);
