@@ -2,21 +2,13 @@ import { Worker } from 'node:worker_threads';
 import { DeviceUnavailableError } from '../../core/errors';
 import { loadOnnxRuntime, type OrtModule, type OrtSession } from './load-onnxruntime';
 import { deserializeError, toOutOfMemoryError } from './onnx-errors';
-import type { OnnxExecutionProvider, OnnxOutputs, OnnxTensorData, OnnxValueMetadata } from './onnx-types';
+import type { OnnxExecutionProvider, OnnxOutputs, OnnxTensorData, OnnxValueMetadata, SessionInfo } from './onnx-types';
 import { openOrtSession, type SessionSpec } from './ort-session';
 import { fromOrtOutputs, toOrtFeeds, transferableBuffers } from './tensors';
 import type { WorkerLaunch } from './worker-location';
 import type { FromWorker, InferenceWorkerData, ToWorker } from './worker-protocol';
 
-/** What a session reported once open. */
-export interface SessionInfo {
-  executionProvider: OnnxExecutionProvider;
-  fallbackReason?: string;
-  inputNames: string[];
-  outputNames: string[];
-  inputMetadata: OnnxValueMetadata[];
-  outputMetadata: OnnxValueMetadata[];
-}
+export type { SessionInfo };
 
 /** Result of one run as a backend returns it. */
 export interface BackendResult {

@@ -81,3 +81,14 @@ export interface OnnxSessionOptions {
   extra?: Record<string, unknown>;
   [option: string]: unknown;
 }
+
+/** What a session reported once open: its provider and its inputs and outputs. */
+export interface SessionInfo {
+  executionProvider: OnnxExecutionProvider;
+  /** Why CUDA was not used although the device is a GPU (the provider's load error). */
+  fallbackReason?: string;
+  inputNames: string[];
+  outputNames: string[];
+  inputMetadata: OnnxValueMetadata[];
+  outputMetadata: OnnxValueMetadata[];
+}

@@ -1,6 +1,6 @@
 import { DeviceUnavailableError } from '../../core/errors';
 import type { OrtModule, OrtSession } from './load-onnxruntime';
-import type { OnnxExecutionProvider, OnnxSessionOptions, OnnxValueMetadata } from './onnx-types';
+import type { OnnxExecutionProvider, OnnxSessionOptions, OnnxValueMetadata, SessionInfo } from './onnx-types';
 
 /** Where and how to open a session; plain data, so it can be posted to a worker. */
 export interface SessionSpec {
@@ -16,15 +16,8 @@ export interface SessionSpec {
 }
 
 /** An open session and what it ended up on. */
-export interface OpenedSession {
+export interface OpenedSession extends SessionInfo {
   session: OrtSession;
-  executionProvider: OnnxExecutionProvider;
-  /** Why CUDA was not used although the device is a GPU (the provider's load error). */
-  fallbackReason?: string;
-  inputNames: string[];
-  outputNames: string[];
-  inputMetadata: OnnxValueMetadata[];
-  outputMetadata: OnnxValueMetadata[];
 }
 
 function metadata(names: readonly string[], raw: readonly unknown[] | undefined): OnnxValueMetadata[] {

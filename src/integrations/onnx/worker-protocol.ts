@@ -1,5 +1,5 @@
 import type { SerializedError } from './onnx-errors';
-import type { OnnxExecutionProvider, OnnxOutputs, OnnxTensorData, OnnxValueMetadata } from './onnx-types';
+import type { OnnxExecutionProvider, OnnxOutputs, OnnxTensorData, OnnxValueMetadata, SessionInfo } from './onnx-types';
 import type { SessionSpec } from './ort-session';
 
 /** `workerData` of an inference worker. */
@@ -16,15 +16,7 @@ export type ToWorker =
 
 /** Worker → main thread. */
 export type FromWorker =
-  | {
-      type: 'ready';
-      executionProvider: OnnxExecutionProvider;
-      fallbackReason?: string;
-      inputNames: string[];
-      outputNames: string[];
-      inputMetadata: OnnxValueMetadata[];
-      outputMetadata: OnnxValueMetadata[];
-    }
+  | ({ type: 'ready' } & SessionInfo)
   | { type: 'open-failed'; error: SerializedError }
   | { type: 'result'; id: number; outputs: OnnxOutputs; durationMs: number }
   | { type: 'run-failed'; id: number; error: SerializedError }
