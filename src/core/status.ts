@@ -29,7 +29,8 @@ export const FINISHED_STATUSES: readonly TaskStatus[] = ['COMPLETED', 'ERROR', '
  */
 export const TASK_TRANSITIONS: Readonly<Record<TaskStatus, readonly TaskStatus[]>> = {
   INACTIVE: ['PENDING', 'CANCELLED'],
-  PENDING: ['WORKING', 'PAUSED', 'CANCELLED', 'INACTIVE'],
+  // PENDING -> ERROR: a task of a type no running build knows (UNKNOWN_PROCESSOR).
+  PENDING: ['WORKING', 'PAUSED', 'CANCELLED', 'INACTIVE', 'ERROR'],
   // WORKING -> PENDING: retry, graceful hand-back, lease rescue, manual reset.
   WORKING: ['COMPLETED', 'ERROR', 'PENDING', 'PAUSED', 'CANCELLED'],
   PAUSED: ['PENDING', 'CANCELLED'],

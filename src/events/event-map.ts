@@ -46,7 +46,7 @@ export interface UpkeepEventMap {
   'resource:acquired': { taskId: string; device: string; instanceId: string | null; memoryMb: number | null };
   /** A pooled service was released by a task. */
   'resource:released': { taskId: string; device: string; instanceId: string | null };
-  /** A task's memory is near its limit (or the device is nearly full). */
+  /** A task's measured memory reached 90 % of its `memoryLimitMb`. */
   'memory:warning': { taskId: string; device: string | null; usedMb: number; limitMb: number };
   /** Cleanup hooks of a task started. */
   'cleanup:started': { taskId: string; hooks: number };
@@ -54,7 +54,7 @@ export interface UpkeepEventMap {
   'cleanup:completed': { taskId: string; durationMs: number; timedOut: boolean; errors: EventError[] };
   /** An out-of-memory failure was handled: what happens next and the memory state at the time. */
   'task:oom': { taskId: string; device: string | null; memory: Record<string, JsonValue>; action: 'retry' | 'cpu_fallback' | 'give_up'; batchFactor: number };
-  /** Something a host should forward to its monitoring (out-of-memory, repeated failures). */
+  /** Something a host should forward to its monitoring (today: out-of-memory failures). */
   alert: { severity: 'warning' | 'critical'; kind: string; message: string; taskId?: string; details?: Record<string, JsonValue> };
   /** A runner started claiming. */
   'runner:started': { runnerId: string; concurrency: number; processorTypes: string[] };

@@ -91,6 +91,8 @@ export function upkeepSchemaStatements(dialect: Dialect): string[] {
     `CREATE INDEX ${n('idx_upkeep_tasks_locked_by')} ON ${n('maintenance_tasks')} (${n('locked_by')})`,
     // Retention and admin listings.
     `CREATE INDEX ${n('idx_upkeep_tasks_finished')} ON ${n('maintenance_tasks')} (${n('status')}, ${n('finished_at')})`,
+    // Metrics (average wait) and the unknown-type sweep look at recent starts.
+    `CREATE INDEX ${n('idx_upkeep_tasks_started')} ON ${n('maintenance_tasks')} (${n('processor_type')}, ${n('started_at')})`,
     `CREATE UNIQUE INDEX ${n('uq_upkeep_tasks_unique_key')} ON ${n('maintenance_tasks')} (${n('unique_key')})`,
     createTable(
       dialect,

@@ -2,7 +2,7 @@ import { InvalidArgumentError } from '../core/errors';
 import type { MaintenanceTask } from '../entities/maintenance-task.entity';
 import type { TaskContext } from '../runner/task-context';
 import { getProcessorMetadata } from './processor-metadata';
-import { instantiateProcessor, validateProcessor } from './serialization';
+import { instantiateProcessor, serializeProcessor, validateProcessor } from './serialization';
 
 /** Data properties of a processor (methods left out): what `create(props)` accepts. */
 export type ProcessorProps<P> = {
@@ -62,6 +62,7 @@ export abstract class MaintenanceTaskProcessor<Result = unknown> {
     }
     const instance = instantiateProcessor(this, props);
     validateProcessor(instance, meta.name);
+    serializeProcessor(instance); // props JSON cannot hold fail here, not at enqueue
     return instance;
   }
 }

@@ -119,8 +119,18 @@ export function instantiateProcessor<T extends object>(cls: new () => T, props: 
   return transformKeepingKeys(props, (safe) => plainToInstance(cls, safe as object, { exposeDefaultValues: true }) as T);
 }
 
-/** Serialises a processor's props to the JSON stored in `processor_json`. */
+/**
+ * Serialises a processor's props to the JSON stored in `processor_json`. Props JSON cannot
+ * hold (Map, Set, bigint, functions, cycles, NaN/Infinity, invalid Dates) are rejected with
+ * an `InvalidArgumentError` naming the property, instead of being stored lossily.
+ */
 export function serializeProcessor(instance: object): string {
+  try {
+    toStorableResult(instance);
+  } catch (error) {
+    const message = (error as Error).message.replace(/^result/, instance.constructor.name);
+    throw new InvalidArgumentError(`Cannot store processor props as JSON: ${message}`);
+  }
   return JSON.stringify(transformKeepingKeys(instance, (safe) => instanceToPlain(safe as object, { exposeUnsetFields: false })));
 }
 

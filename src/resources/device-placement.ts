@@ -33,9 +33,22 @@ export class DevicePlacement {
     return this.devices;
   }
 
-  /** Memory (MiB) a task may still take on `device` now. */
+  /**
+   * Memory (MiB) a task may still take on `device` now: the free memory at the last probe
+   * minus what tasks started since reserve, and never more than the device's total minus
+   * what every running task reserves (a probe may not yet see a task's real use). With a
+   * fixed device list there is no probe: free memory minus all running reservations.
+   */
   available(device: DeviceInfo): number {
-    return device.freeMemoryMb - (this.reservedSinceProbe.get(device.id) ?? 0);
+    const running = this.reservedRunning(device.id);
+    if (Array.isArray(this.source)) return device.freeMemoryMb - running;
+    return Math.min(device.freeMemoryMb - (this.reservedSinceProbe.get(device.id) ?? 0), device.totalMemoryMb - running);
+  }
+
+  private reservedRunning(device: string): number {
+    let sum = 0;
+    for (const held of this.running.values()) if (held.device === device) sum += held.memoryMb;
+    return sum;
   }
 
   /** Healthy devices a task routed to `routing` may use, most available memory first (GPUs before the CPU on a tie). */

@@ -185,6 +185,8 @@ export class MaintenanceTaskRunner {
       this.every(this.up.settings.metricsIntervalMs, () => this.sampleMemory());
     }
     this.every(this.options.heartbeatIntervalMs, () => this.heartbeat());
+    // A started runner keeps its process alive (its other timers do not hold the event loop).
+    if (!this.options.exitWhenIdle) this.timers.push(setInterval(() => undefined, 60_000));
     this.every(this.options.rescueIntervalMs, () => this.rescueExpired());
     this.every(Math.max(1000, Math.min(this.up.settings.queueTimeoutSeconds * 1000, 30_000)), () => this.handBackStale());
     if (this.options.schedules && this.up.schedules.length && !this.options.exitWhenIdle) {
@@ -469,6 +471,7 @@ export class MaintenanceTaskRunner {
       acquire: (pool, opts) => this.acquireFor(flight, pool, opts),
       reportMemory: (mb) => {
         flight.reportedMemoryMb = mb;
+        this.checkLimit(flight, mb);
       },
       heartbeat: async () => {
         await this.up.store.renewLease(this.id, task.id, this.options.leaseMs, this.up.now());
@@ -636,22 +639,21 @@ export class MaintenanceTaskRunner {
     };
   }
 
-  /** Runs cleanup hooks (context's, then the processor's), bounded by cleanupTimeoutSeconds. */
+  /**
+   * Runs the cleanup hooks (the context's in reverse order, then the processor's), bounded
+   * by cleanupTimeoutSeconds; then, whatever they did, returns pooled services and removes
+   * temp folders, so a hanging hook cannot leak either.
+   */
   private async cleanup(flight: InFlight, processor: MaintenanceTaskProcessor | undefined): Promise<boolean> {
     const { task, ctx } = flight;
-    const hooks = [
-      ...ctx.cleanups.slice(1).reverse(),
-      ...(processor?.cleanup ? [() => processor.cleanup!(task, ctx)] : []),
-      () => this.releaseLeases(flight),
-      ctx.cleanups[0]!,
-    ];
+    const hooks = [...ctx.cleanups.slice(1).reverse(), ...(processor?.cleanup ? [() => processor.cleanup!(task, ctx)] : [])];
     const started = Date.now();
     const tracked = this.up.settings.enableResourceTracking;
-    const userHooks = ctx.cleanups.length - 1 + (processor?.cleanup ? 1 : 0) + flight.leases.length;
-    if (tracked && userHooks > 0) this.up.publish('cleanup:started', { taskId: task.id, hooks: userHooks });
+    const reported = hooks.length + flight.leases.length;
+    if (tracked && reported > 0) this.up.publish('cleanup:started', { taskId: task.id, hooks: reported });
     const errors: EventError[] = [];
-    const all = (async () => {
-      for (const hook of hooks) {
+    const runAll = async (list: Array<() => unknown>) => {
+      for (const hook of list) {
         try {
           await hook();
         } catch (error) {
@@ -659,20 +661,16 @@ export class MaintenanceTaskRunner {
           errors.push({ name: e.name, message: e.message });
         }
       }
-    })();
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = await Promise.race([
-      all.then(() => false),
-      new Promise<boolean>((resolve) => {
-        timer = setTimeout(() => resolve(true), this.up.settings.cleanupTimeoutSeconds * 1000);
-      }),
-    ]);
-    clearTimeout(timer);
-    if (tracked && userHooks > 0) {
-      this.up.publish('cleanup:completed', { taskId: task.id, durationMs: Date.now() - started, timedOut, errors });
+    };
+    const budgetMs = this.up.settings.cleanupTimeoutSeconds * 1000;
+    const timedOut = await withTimeout(runAll(hooks), budgetMs);
+    // Upkeep's own steps run even after a hook hung, with their own bound.
+    const internalTimedOut = await withTimeout(runAll([() => this.releaseLeases(flight), ctx.cleanups[0]!]), budgetMs);
+    if (tracked && reported > 0) {
+      this.up.publish('cleanup:completed', { taskId: task.id, durationMs: Date.now() - started, timedOut: timedOut || internalTimedOut, errors });
     }
     if (timedOut) ctx.logger.warn(`cleanup of task ${task.id} was cut off after ${this.up.settings.cleanupTimeoutSeconds} s`);
-    return !timedOut && errors.length === 0;
+    return !timedOut && !internalTimedOut && errors.length === 0;
   }
 
   /** Writes the outcome of an attempt with a conditional update, then emits its event. */
@@ -704,8 +702,9 @@ export class MaintenanceTaskRunner {
         let processorJson = processor && willRetry ? serializeProcessor(processor) : undefined;
         let priority: number | undefined;
         if (outcome.reason === 'out_of_memory') {
-          const device = this.placement?.list().find((d) => d.id === flight.device);
-          const decision = this.errorHandler.handleOomError(task, { error: outcome.thrown, device: flight.device, processor, deviceFreeMb: device?.freeMemoryMb ?? null });
+          const ranOn = ctx.device ?? flight.device; // a pooled service's device wins over placement
+          const device = this.placement?.list().find((d) => d.id === ranOn);
+          const decision = this.errorHandler.handleOomError(task, { error: outcome.thrown, device: ranOn, processor, deviceFreeMb: device?.freeMemoryMb ?? null });
           willRetry = decision.action !== 'give_up';
           if (decision.processorJson) processorJson = decision.processorJson;
           if (decision.routeDevice) info.placement = { device: decision.routeDevice, reason: 'oom_cpu_fallback' };
@@ -975,7 +974,10 @@ export class MaintenanceTaskRunner {
   private async acquireFor<T>(flight: InFlight, pool: ServicePool<T>, opts: AcquireOptions = {}): Promise<ServiceLease<T>> {
     const { task, ctx } = flight;
     this.up.pools.add(pool);
-    const request: AcquireOptions = { device: opts.device ?? flight.device ?? 'auto', signal: opts.signal ?? ctx.signal };
+    // A task placed for a reason (a memory estimate or a device preference) asks for that
+    // device; otherwise the pool chooses.
+    const placed = flight.device !== null && (task.estimatedMemoryMb !== null || task.info?.placement !== undefined);
+    const request: AcquireOptions = { device: opts.device ?? (placed ? flight.device! : 'auto'), signal: opts.signal ?? ctx.signal };
     const memoryMb = opts.memoryMb ?? task.estimatedMemoryMb ?? undefined;
     if (memoryMb !== undefined) request.memoryMb = memoryMb;
     if (opts.timeoutMs !== undefined) request.timeoutMs = opts.timeoutMs;
@@ -1025,6 +1027,11 @@ export class MaintenanceTaskRunner {
       device: flight.device ?? flight.ctx.device,
       processingStage: flight.ctx.currentStage,
     });
+    this.checkLimit(flight, used);
+  }
+
+  /** Aborts a task past its memory limit; warns once at 90 %. */
+  private checkLimit(flight: InFlight, used: number): void {
     const limit = flight.memoryLimitMb;
     if (limit === undefined || flight.ctx.signal.aborted) return;
     if (used > limit) {
@@ -1057,6 +1064,14 @@ export class MaintenanceTaskRunner {
     this.counters.handedBack += ids.length;
     return ids.length;
   }
+}
+
+/** Resolves true when `work` did not settle within `ms` (it keeps running). */
+async function withTimeout(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = await Promise.race([work.then(() => false), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), ms)))]);
+  clearTimeout(timer);
+  return timedOut;
 }
 
 let rssCache = { at: 0, mb: 0 };

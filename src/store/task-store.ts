@@ -558,10 +558,15 @@ export class TaskStore {
    */
   async failUnknownTypes(knownTypes: readonly string[], dueBefore: Date, now: Date, limit: number): Promise<MaintenanceTask[]> {
     const c = this.c;
-    const notIn = knownTypes.length ? `AND ${c.id('processor_type')} NOT IN ${c.list(knownTypes.length)}` : '';
+    const notIn = knownTypes.length ? `AND t.${c.id('processor_type')} NOT IN ${c.list(knownTypes.length)}` : '';
+    // Only tasks that could have run (not waiting on dependencies), of a type no runner has
+    // started any task of since `dueBefore`: a runner that knows the type would have.
     const { rows } = await this.db.query(
-      `SELECT * FROM ${this.t()} WHERE ${c.id('status')} = 'PENDING' AND ${c.id('start_at')} < ? ${notIn} LIMIT ?`,
-      [c.date(dueBefore), ...knownTypes, limit],
+      `SELECT t.* FROM ${this.t()} t WHERE t.${c.id('status')} = 'PENDING' AND t.${c.id('start_at')} < ? ${notIn}
+         AND t.${c.id('depends_on_count')} = 0
+         AND NOT EXISTS (SELECT 1 FROM ${this.t()} o WHERE o.${c.id('processor_type')} = t.${c.id('processor_type')} AND o.${c.id('started_at')} >= ?)
+       LIMIT ?`,
+      [c.date(dueBefore), ...knownTypes, c.date(dueBefore), limit],
     );
     const failed: MaintenanceTask[] = [];
     for (const task of rows.map((row) => rowToTask(row, c))) {

@@ -236,6 +236,8 @@ describe.skipIf(problem)(`resources on ${TEST_DB}`, () => {
     const t = (await upkeep.getTask(task.id))!;
     expect(t.status).toBe('COMPLETED');
     expect(t.resourceCleanupCompleted).toBe(false);
+    // upkeep's own clean-up still ran after the hook hung: no temp folder is left behind.
+    expect(existsSync(cleaned.get(task.id)!.tempDir!)).toBe(false);
     const health = await upkeep.taskHealth(task.id);
     expect(health.warnings.join('\n')).toMatch(/cut off/);
   });

@@ -298,6 +298,27 @@ describe.skipIf(problem)(`runner behaviour on ${TEST_DB}`, () => {
     expect(handle!.isRunning).toBe(false);
   });
 
+  it('a due task of a type no running build knows ends in ERROR with unknown_processor after unknownTypeTimeoutMs', async () => {
+    const past = new Date(Date.now() - 5000);
+    const pastParam = TEST_DB === 'sqlite' ? past.toISOString().replace('T', ' ').replace('Z', '') : past;
+    const orphan = await upkeep.createTask(SumProcessor.create({ numbers: [1] }), { startAt: new Date(Date.now() + 60_000) });
+    await dataSource.query(`UPDATE maintenance_tasks SET processor_type = 'retired-type', start_at = ${p(1)} WHERE id = ${p(2)}`, [pastParam, orphan.id]);
+    // A type some runner is working on right now (a task of it started recently) is left alone.
+    const busy = await upkeep.createTask(SumProcessor.create({ numbers: [1] }), { startAt: new Date(Date.now() + 60_000) });
+    await dataSource.query(`UPDATE maintenance_tasks SET processor_type = 'busy-type', start_at = ${p(1)} WHERE id = ${p(2)}`, [pastParam, busy.id]);
+    const other = await upkeep.createTask(SumProcessor.create({ numbers: [1] }), { startAt: new Date(Date.now() + 60_000) });
+    const nowParam = TEST_DB === 'sqlite' ? new Date().toISOString().replace('T', ' ').replace('Z', '') : new Date();
+    await dataSource.query(`UPDATE maintenance_tasks SET processor_type = 'busy-type', status = 'WORKING', started_at = ${p(1)}, locked_by = 'elsewhere' WHERE id = ${p(2)}`, [nowParam, other.id]);
+    const runner = upkeep.createRunner({ pollIntervalMs: 20, unknownTypeTimeoutMs: 1000, rescueIntervalMs: 100, leaseMs: 60_000 });
+    await runner.start();
+    const failed = await waitFor(async () => ((await upkeep.getTask(orphan.id))?.status === 'ERROR' ? upkeep.getTask(orphan.id) : null), 5000);
+    await runner.stop();
+    expect(failed!.failureReason).toBe('unknown_processor');
+    expect(failed!.info!.error!.message).toMatch(/retired-type/);
+    expect((await upkeep.getTask(busy.id))!.status).toBe('PENDING');
+    await dataSource.query(`DELETE FROM maintenance_tasks WHERE id IN (${p(1)}, ${p(2)})`, [busy.id, other.id]);
+  });
+
   it('resetStuckTasks is the admin lever for WORKING tasks', async () => {
     const task = await upkeep.createTask(SumProcessor.create({ numbers: [5] }), { startAt: new Date(Date.now() + 60_000) });
     await dataSource.query(`UPDATE maintenance_tasks SET status = 'WORKING', locked_by = 'stuck' WHERE id = ${p(1)}`, [task.id]);
