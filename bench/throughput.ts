@@ -11,6 +11,7 @@ const arg = (name: string, fallback: number) => {
 const TASKS = arg('tasks', 20_000);
 const CONCURRENCY = arg('concurrency', 10);
 const SINGLE = arg('single', 2_000);
+const CLAIM_BATCH = arg('claim-batch', 200);
 const LATENCY_SAMPLES = arg('latency-samples', 200);
 const EVENTS = !process.argv.includes('--no-events');
 const PG = { host: process.env.PGHOST ?? '127.0.0.1', port: Number(process.env.PGPORT ?? 5432), username: process.env.PGUSER ?? 'postgres', password: process.env.PGPASSWORD ?? '' };
@@ -34,7 +35,7 @@ async function main() {
   const dataSource = new DataSource({ type: 'postgres', ...PG, database: dbName, entities: [...UPKEEP_ENTITIES], migrations: [...UPKEEP_MIGRATIONS], migrationsRun: true, extra: { max: 20 } });
   await dataSource.initialize();
   const upkeep = new Upkeep({ dataSource, processors: [NoopProcessor], settings: { persistEvents: EVENTS, maxQueueSize: 1000 } });
-  log(`upkeep throughput benchmark: PostgreSQL, ${TASKS} no-op tasks, concurrency ${CONCURRENCY}, events ${EVENTS ? 'persisted' : 'off'}`);
+  log(`upkeep throughput benchmark: PostgreSQL, ${TASKS} no-op tasks, concurrency ${CONCURRENCY}, claimBatchSize ${CLAIM_BATCH}, events ${EVENTS ? "persisted" : "off"}`);
   try {
     // 1. Single enqueue.
     log(`[1/4] enqueueing ${SINGLE} tasks one by one...`);
@@ -60,7 +61,7 @@ async function main() {
       }),
     );
     const progress = setInterval(() => log(`      ${completed}/${TASKS} completed`), 1000);
-    const runner = upkeep.createRunner({ concurrency: CONCURRENCY, claimBatchSize: Math.max(CONCURRENCY * 5, 50) });
+    const runner = upkeep.createRunner({ concurrency: CONCURRENCY, claimBatchSize: CLAIM_BATCH });
     t0 = performance.now();
     await runner.start();
     await allDone;

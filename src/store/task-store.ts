@@ -142,13 +142,15 @@ export class TaskStore {
     });
     const cols = Object.keys(record(part[0]!));
     const colList = cols.map((col) => c.id(col)).join(', ');
+    // Tasks are built from what was sent, not read back: only the ids that went in return.
+    const built = (ids: Set<string>) => part.filter((r) => ids.has(r.id)).map((r) => rowToTask(record(r), c));
     if (c.dialect === 'postgres') {
-      const { rows } = await db.query(
+      const { rows } = await db.query<{ id: string }>(
         `INSERT INTO ${this.t()} (${colList}) SELECT ${colList} FROM json_populate_recordset(NULL::${this.t()}, ?::json)
-         ON CONFLICT (${c.id('unique_key')}) DO NOTHING RETURNING *`,
+         ON CONFLICT (${c.id('unique_key')}) DO NOTHING RETURNING ${c.id('id')}`,
         [JSON.stringify(part.map(record))],
       );
-      return rows.map((row) => rowToTask(row, c));
+      return built(new Set(rows.map((r) => r.id)));
     }
     const params: unknown[] = [];
     for (const r of part) {
@@ -161,11 +163,21 @@ export class TaskStore {
     const tuple = `(${cols.map(() => '?').join(', ')})`;
     const values = part.map(() => tuple).join(', ');
     if (c.dialect === 'sqlite') {
-      const { rows } = await db.query(`INSERT INTO ${this.t()} (${colList}) VALUES ${values} ON CONFLICT (${c.id('unique_key')}) DO NOTHING RETURNING *`, params);
-      return rows.map((row) => rowToTask(row, c));
+      const { rows } = await db.query<{ id: string }>(
+        `INSERT INTO ${this.t()} (${colList}) VALUES ${values} ON CONFLICT (${c.id('unique_key')}) DO NOTHING RETURNING ${c.id('id')}`,
+        params,
+      );
+      return built(new Set(rows.map((r) => r.id)));
     }
     await db.query(`INSERT INTO ${this.t()} (${colList}) VALUES ${values} ON DUPLICATE KEY UPDATE ${c.id('id')} = ${c.id('id')}`, params);
-    return [...(await this.getTasksWith(db, part.map((r) => r.id))).values()];
+    // Without RETURNING: unkeyed rows went in; a keyed row went in when its id is there.
+    const keyed = part.filter((r) => r.uniqueKey !== null).map((r) => r.id);
+    const present = new Set<string>(part.filter((r) => r.uniqueKey === null).map((r) => r.id));
+    if (keyed.length) {
+      const { rows } = await db.query<{ id: string }>(`SELECT ${c.id('id')} FROM ${this.t()} WHERE ${c.id('id')} IN ${c.list(keyed.length)}`, keyed);
+      for (const row of rows) present.add(row.id);
+    }
+    return built(present);
   }
 
   private async getTasksWith(db: Executor, ids: readonly string[]): Promise<Map<string, MaintenanceTask>> {
