@@ -37,7 +37,8 @@ export { stopOnSignals } from './runner/signals';
 export type { StopOnSignalsOptions } from './runner/signals';
 export type { RetentionOptions, PruneResult } from './core/retention';
 
-export { ServicePool, detectDevices, parseNvidiaSmi, SERVICE_POOL_DEFAULTS } from './pool';
+// Pools and devices: everything src/pool/index.ts makes public.
+export * from './pool';
 export type {
   DetectDevicesOptions,
   DeviceInfo,
@@ -64,6 +65,5 @@ export type { OomDecision, TaskErrorHandlerOptions } from './resources/task-erro
 export { isOutOfMemoryError } from './resources/out-of-memory';
 export { toPrometheus as metricsToPrometheus } from './metrics/prometheus';
 export type { UpkeepMetrics, TaskHealth } from './metrics/metrics-types';
-export { TaskQueue, ANY_DEVICE } from './queue';
-export type { QueuedTaskInfo, RequeueOptions, TaskQueueOptions, TaskQueueStats } from './queue';
+export * from './queue';
 export type { PoolStatsSource } from './core/upkeep-internals';

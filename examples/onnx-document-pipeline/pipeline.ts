@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { DataSource } from 'typeorm';
 import { ServicePool, Upkeep, UPKEEP_ENTITIES, UPKEEP_MIGRATIONS, cpuOnly } from './setup';
 import { createOnnxSessionFactory, type OnnxSessionService } from '../../src/integrations/onnx';
-import { createScorerWeights, encodeScorerModel, type ScorerWeights } from '../../scripts/generate-onnx-model';
+import { createScorerWeights, encodeScorerModel, seededRandom, type ScorerWeights } from '../../scripts/generate-onnx-model';
 import { Document } from './document.entity';
 import { DocumentScoringProcessor } from './document-scoring.processor';
 import { FEATURES } from './features';
@@ -44,7 +44,7 @@ export async function runPipeline(options: { documents?: number; instances?: num
   });
   await dataSource.initialize();
   await dataSource.query('CREATE TABLE documents (id varchar(64) PRIMARY KEY, text text NOT NULL, score float NULL)');
-  const random = mulberry32(7);
+  const random = seededRandom(7);
   const docs = Array.from({ length: documents }, (_, i) => ({
     id: `doc-${String(i).padStart(5, '0')}`,
     text: Array.from({ length: 8 + Math.floor(random() * 24) }, () => WORDS[Math.floor(random() * WORDS.length)]).join(' '),
@@ -83,17 +83,6 @@ export async function runPipeline(options: { documents?: number; instances?: num
       await dataSource.destroy();
       rmSync(dir, { recursive: true, force: true });
     },
-  };
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
 
