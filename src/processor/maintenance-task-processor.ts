@@ -2,7 +2,7 @@ import { InvalidArgumentError } from '../core/errors';
 import type { MaintenanceTask } from '../entities/maintenance-task.entity';
 import type { TaskContext } from '../runner/task-context';
 import { getProcessorMetadata } from './processor-metadata';
-import { instantiateProcessor, serializeProcessor, validateProcessor } from './serialization';
+import { assertJsonProps, instantiateProcessor, serializeProcessor, validateProcessor } from './serialization';
 
 /** Data properties of a processor (methods left out): what `create(props)` accepts. */
 export type ProcessorProps<P> = {
@@ -60,6 +60,7 @@ export abstract class MaintenanceTaskProcessor<Result = unknown> {
     if (typeof props !== 'object' || props === null || Array.isArray(props)) {
       throw new InvalidArgumentError(`${this.name}.create(props): props must be an object`);
     }
+    assertJsonProps(props, this.name); // before class-transformer, which turns a Set into an array and loops on cycles
     const instance = instantiateProcessor(this, props);
     validateProcessor(instance, meta.name);
     serializeProcessor(instance); // props JSON cannot hold fail here, not at enqueue

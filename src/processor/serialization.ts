@@ -125,13 +125,18 @@ export function instantiateProcessor<T extends object>(cls: new () => T, props: 
  * an `InvalidArgumentError` naming the property, instead of being stored lossily.
  */
 export function serializeProcessor(instance: object): string {
+  assertJsonProps(instance, instance.constructor.name);
+  return JSON.stringify(transformKeepingKeys(instance, (safe) => instanceToPlain(safe as object, { exposeUnsetFields: false })));
+}
+
+/** Throws `InvalidArgumentError` naming the first property of `props` JSON cannot hold. */
+export function assertJsonProps(props: unknown, owner: string): void {
   try {
-    toStorableResult(instance);
+    toStorableResult(props);
   } catch (error) {
-    const message = (error as Error).message.replace(/^result/, instance.constructor.name);
+    const message = (error as Error).message.replace(/^result/, owner);
     throw new InvalidArgumentError(`Cannot store processor props as JSON: ${message}`);
   }
-  return JSON.stringify(transformKeepingKeys(instance, (safe) => instanceToPlain(safe as object, { exposeUnsetFields: false })));
 }
 
 /** Parses `processor_json`; throws SyntaxError with the parser's message when it is not JSON. */

@@ -64,12 +64,16 @@ export class TaskErrorHandler {
     let batchFactor = 1;
     let processorJson: string | undefined;
     if (!outOfAttempts && context.processor?.reduceMemory) {
-      const before = serializeProcessor(context.processor);
-      context.processor.reduceMemory(this.options.memoryReductionFactor);
-      const after = serializeProcessor(context.processor);
-      if (after !== before) {
-        batchFactor = this.options.memoryReductionFactor;
-        processorJson = after;
+      try {
+        const before = serializeProcessor(context.processor);
+        context.processor.reduceMemory(this.options.memoryReductionFactor);
+        const after = serializeProcessor(context.processor);
+        if (after !== before) {
+          batchFactor = this.options.memoryReductionFactor;
+          processorJson = after;
+        }
+      } catch {
+        // reduceMemory threw or left props JSON cannot hold: retry with the stored props.
       }
     }
     const onGpu = context.device !== null && context.device !== 'cpu';

@@ -699,7 +699,7 @@ export class MaintenanceTaskRunner {
         const attempts = [...(task.info?.attempts ?? []), { attempt: task.attempts, at: now.toISOString(), reason: outcome.reason, message: outcome.error.message }];
         const info: TaskInfo = { ...(task.info ?? {}), error: { ...outcome.error, attempt: task.attempts }, attempts };
         let willRetry = outcome.retryable && !NON_RETRYABLE.has(outcome.reason) && task.attempts < task.maxAttempts;
-        let processorJson = processor && willRetry ? serializeProcessor(processor) : undefined;
+        let processorJson = processor && willRetry ? this.propsOf(processor, task) : undefined;
         let priority: number | undefined;
         if (outcome.reason === 'out_of_memory') {
           const ranOn = ctx.device ?? flight.device; // a pooled service's device wins over placement
@@ -771,6 +771,19 @@ export class MaintenanceTaskRunner {
       case 'lease_lost':
         this.up.logger.warn(`task ${task.id}: lease lost while running; its result is dropped (another runner owns it now)`);
         return;
+    }
+  }
+
+  /**
+   * The processor's props to store for the next attempt; if the processor put something on
+   * itself that JSON cannot hold, the stored props stay as they were.
+   */
+  private propsOf(processor: MaintenanceTaskProcessor, task: MaintenanceTask): string | undefined {
+    try {
+      return serializeProcessor(processor);
+    } catch (error) {
+      this.up.logger.warn(`task ${task.id}: keeping the stored props: ${(error as Error).message}`);
+      return undefined;
     }
   }
 
@@ -976,8 +989,9 @@ export class MaintenanceTaskRunner {
     this.up.pools.add(pool);
     // A task placed for a reason (a memory estimate or a device preference) asks for that
     // device; otherwise the pool chooses.
-    const placed = flight.device !== null && (task.estimatedMemoryMb !== null || task.info?.placement !== undefined);
-    const request: AcquireOptions = { device: opts.device ?? (placed ? flight.device! : 'auto'), signal: opts.signal ?? ctx.signal };
+    const preferred = (task.info?.placement as { device?: string } | undefined)?.device;
+    const placed = flight.device !== null && (task.estimatedMemoryMb !== null || preferred !== undefined);
+    const request: AcquireOptions = { device: opts.device ?? (placed ? flight.device! : (preferred ?? 'auto')), signal: opts.signal ?? ctx.signal };
     const memoryMb = opts.memoryMb ?? task.estimatedMemoryMb ?? undefined;
     if (memoryMb !== undefined) request.memoryMb = memoryMb;
     if (opts.timeoutMs !== undefined) request.timeoutMs = opts.timeoutMs;

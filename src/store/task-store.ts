@@ -572,11 +572,15 @@ export class TaskStore {
     const c = this.c;
     const notIn = knownTypes.length ? `AND t.${c.id('processor_type')} NOT IN ${c.list(knownTypes.length)}` : '';
     // Only tasks that could have run (not waiting on dependencies), of a type no runner has
-    // started any task of since `dueBefore`: a runner that knows the type would have.
+    // started any task of since `dueBefore` and none is running now: a runner that knows the
+    // type would have.
     const { rows } = await this.db.query(
       `SELECT t.* FROM ${this.t()} t WHERE t.${c.id('status')} = 'PENDING' AND t.${c.id('start_at')} < ? ${notIn}
-         AND t.${c.id('depends_on_count')} = 0
-         AND NOT EXISTS (SELECT 1 FROM ${this.t()} o WHERE o.${c.id('processor_type')} = t.${c.id('processor_type')} AND o.${c.id('started_at')} >= ?)
+         AND (t.${c.id('depends_on_count')} = 0 OR NOT EXISTS (
+           SELECT 1 FROM ${this.t(DEP_TABLE)} d JOIN ${this.t()} p ON p.${c.id('id')} = d.${c.id('depends_on_id')}
+           WHERE d.${c.id('task_id')} = t.${c.id('id')} AND p.${c.id('status')} <> 'COMPLETED'))
+         AND NOT EXISTS (SELECT 1 FROM ${this.t()} o WHERE o.${c.id('processor_type')} = t.${c.id('processor_type')}
+           AND (o.${c.id('started_at')} >= ? OR o.${c.id('status')} = 'WORKING'))
        LIMIT ?`,
       [c.date(dueBefore), ...knownTypes, c.date(dueBefore), limit],
     );

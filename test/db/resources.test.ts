@@ -156,6 +156,16 @@ class SlowProcessor extends MaintenanceTaskProcessor {
   }
 }
 
+/** Runs out of memory on any GPU the pool lends it. */
+@Processor('res-gpu-oom')
+class GpuOomProcessor extends MaintenanceTaskProcessor<{ device: string }> {
+  async process(_task: MaintenanceTask, ctx: TaskContext) {
+    const lease = await ctx.acquire(ctx.services.pool as ServicePool<{ id: string }>);
+    if (lease.device !== 'cpu') throw new OutOfMemoryError('CUDA out of memory: tried to allocate 2.00 GiB');
+    return { device: lease.device };
+  }
+}
+
 describe.skipIf(problem)(`resources on ${TEST_DB}`, () => {
   let dataSource: DataSource;
   let close: () => Promise<void>;
@@ -271,6 +281,24 @@ describe.skipIf(problem)(`resources on ${TEST_DB}`, () => {
     await runner.stop();
     expect(t!.info!.result).toMatchObject({ device: 'cpu', batchSize: 32 });
     expect(t!.assignedDevice).toBe('cpu');
+  });
+
+  it('falls back to the CPU after a pooled service ran out of memory on a GPU, also with resource tracking off', async () => {
+    const untracked = new Upkeep({
+      dataSource,
+      services: { pool },
+      processors: [GpuOomProcessor],
+      settings: { enableResourceTracking: false, retry: { initialDelayMs: 20, jitter: 0 } },
+    });
+    const task = await untracked.createTask(GpuOomProcessor.create({}));
+    const runner = untracked.createRunner({ pollIntervalMs: 20 });
+    await runner.start();
+    const t = await waitFor(async () => ((await untracked.getTask(task.id))?.status === 'COMPLETED' ? untracked.getTask(task.id) : null));
+    await runner.stop();
+    await untracked.close();
+    expect(t!.attempts).toBe(2);
+    expect(t!.info!.result).toEqual({ device: 'cpu' });
+    expect(t!.info!.placement).toMatchObject({ device: 'cpu', reason: 'oom_cpu_fallback' });
   });
 
   it('gives up with OUT_OF_MEMORY after maxAttempts', async () => {

@@ -273,3 +273,37 @@ describe('Processor.create(props): defaults from field initialisers', () => {
     expect(error.problems.map((p) => p.property).sort()).toEqual(['batchSize', 'origin.lat']);
   });
 });
+
+describe('Processor.create(props): props JSON cannot hold', () => {
+  @Processor('json-limits')
+  class JsonLimits extends MaintenanceTaskProcessor {
+    tags?: unknown;
+    process(): null {
+      return null;
+    }
+  }
+
+  it.each([
+    ['a Set', new Set(['a'])],
+    ['a Map', new Map([['a', 1]])],
+    ['a bigint', 10n],
+    ['NaN', Number.NaN],
+    ['an invalid Date', new Date('nope')],
+    ['a function', () => 1],
+  ])('rejects %s with an InvalidArgumentError naming the property', (_label, value) => {
+    let thrown: unknown;
+    try {
+      JsonLimits.create({ tags: value });
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(InvalidArgumentError);
+    expect((thrown as Error).message).toMatch(/tags/);
+  });
+
+  it('rejects a cycle with an InvalidArgumentError (not a RangeError from deep recursion)', () => {
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    expect(() => JsonLimits.create({ tags: cyclic })).toThrow(InvalidArgumentError);
+  });
+});
