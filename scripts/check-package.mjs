@@ -31,3 +31,24 @@ const probe = (kind) => {
 if (!existsSync(new URL('../dist/index.js', import.meta.url))) fail('dist/ is missing: run npm run build first');
 probe('esm');
 probe('cjs');
+
+// Entries share chunks: an error thrown by upkeep/onnx is an instance of the root's class.
+const sameClass = (kind) => {
+  const root = new URL(`../dist/index.${kind === 'esm' ? 'js' : 'cjs'}`, import.meta.url);
+  const onnx = new URL(`../dist/integrations/onnx/index.${kind === 'esm' ? 'js' : 'cjs'}`, import.meta.url);
+  const body = `
+    let thrown;
+    try { onnx.createOnnxSessionFactory({ model: new Uint8Array(1), intraOpNumThreads: -1 }); } catch (e) { thrown = e; }
+    if (!thrown) throw new Error('expected an error from upkeep/onnx');
+    if (!(thrown instanceof root.InvalidArgumentError) || !(thrown instanceof root.UpkeepError)) throw new Error('upkeep/onnx threw a different InvalidArgumentError class: ' + thrown);
+    console.log('ok');`;
+  const code =
+    kind === 'esm'
+      ? `import 'reflect-metadata'; const root = await import(${JSON.stringify(root.href)}); const onnx = await import(${JSON.stringify(onnx.href)}); ${body}`
+      : `require('reflect-metadata'); const root = require(${JSON.stringify(root.pathname)}); const onnx = require(${JSON.stringify(onnx.pathname)}); ${body}`;
+  const out = execFileSync(process.execPath, kind === 'esm' ? ['--input-type=module', '-e', code] : ['-e', code], { encoding: 'utf8' });
+  if (!out.includes('ok')) fail(`${kind}: ${out}`);
+  console.log(`check-package: ${kind.toUpperCase()} errors from upkeep/onnx are instances of the root entry's classes`);
+};
+sameClass('esm');
+sameClass('cjs');
