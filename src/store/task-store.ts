@@ -100,7 +100,8 @@ export class TaskStore {
     const hasDeps = rows.some((r) => r.dependsOn.length);
     const run = async (db: Executor) => {
       const inserted = new Map<string, MaintenanceTask>();
-      for (const part of chunks(rows)) {
+      // PostgreSQL takes a whole chunk as one JSON parameter, so its chunks can be larger.
+      for (const part of chunks(rows, this.c.dialect === 'postgres' ? 2000 : CHUNK)) {
         for (const task of await this.insertChunk(db, part, now)) inserted.set(task.id, task);
       }
       // Keyed rows that were not inserted lost to an existing task with the same key.
@@ -126,8 +127,9 @@ export class TaskStore {
       });
     };
     const results = hasDeps ? await this.db.transaction(run) : await run(this.db);
-    // One NOTIFY per call, never one per row; PostgreSQL folds duplicates anyway.
-    if (results.some((r) => r.created && r.task.status === 'PENDING' && r.task.startAt <= now)) await this.notify();
+    // Wake-ups: on PostgreSQL the insert statement itself notifies (one per statement, never
+    // one per row; see insertChunk); the other dialects have no listeners and rely on polling
+    // and on in-process wake-ups from the facade.
     return results;
   }
 
@@ -145,9 +147,16 @@ export class TaskStore {
     // Tasks are built from what was sent, not read back: only the ids that went in return.
     const built = (ids: Set<string>) => part.filter((r) => ids.has(r.id)).map((r) => rowToTask(record(r), c));
     if (c.dialect === 'postgres') {
+      // Due rows wake listening runners: one pg_notify for the statement (evaluated once, in
+      // the same transaction as the insert, so it is delivered only if the insert commits).
+      const due = part.some((r) => r.status === 'PENDING' && r.startAt <= now);
+      const insert = `INSERT INTO ${this.t()} (${colList}) SELECT ${colList} FROM json_populate_recordset(NULL::${this.t()}, ?::json)
+         ON CONFLICT (${c.id('unique_key')}) DO NOTHING RETURNING ${c.id('id')}`;
       const { rows } = await db.query<{ id: string }>(
-        `INSERT INTO ${this.t()} (${colList}) SELECT ${colList} FROM json_populate_recordset(NULL::${this.t()}, ?::json)
-         ON CONFLICT (${c.id('unique_key')}) DO NOTHING RETURNING ${c.id('id')}`,
+        due
+          ? `WITH ins AS (${insert}), woke AS (SELECT pg_notify('${NOTIFY_CHANNEL}', '') AS n WHERE EXISTS (SELECT 1 FROM ins))
+             SELECT ins.${c.id('id')} FROM ins LEFT JOIN woke ON TRUE`
+          : insert,
         [JSON.stringify(part.map(record))],
       );
       return built(new Set(rows.map((r) => r.id)));
