@@ -37,6 +37,8 @@ export class UpkeepInternals {
   devices: DeviceInfo[] | DeviceProbe | undefined;
   /** Pools used by this process's tasks (for metrics). */
   readonly pools = new Set<PoolStatsSource>();
+  /** The store runners use: on SQLite it waits for a host's open transaction instead of joining it. */
+  runnerStore!: TaskStore;
   /** Host services handed to processors as `ctx.services`. */
   services: Readonly<Record<string, unknown>> = Object.freeze({});
   /** Prunes by the retention policy. */

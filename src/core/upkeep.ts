@@ -109,7 +109,8 @@ export class Upkeep {
     this.events = new UpkeepEvents();
     const logger = options.logger ?? consoleLogger('warn');
     const store = new TaskStore(dataSource);
-    const recorder = new EventRecorder(store.db, (error) =>
+    const runnerStore = new TaskStore(dataSource, { background: true });
+    const recorder = new EventRecorder(runnerStore.db, (error) =>
       this.events.emit('runner:error', {
         runnerId: null,
         error: { name: (error as Error)?.name ?? 'Error', message: (error as Error)?.message ?? String(error) },
@@ -117,6 +118,7 @@ export class Upkeep {
       }),
     );
     this.internals = new UpkeepInternals(store, this.registry, this.settings, this.events, recorder, logger, options.clock);
+    this.internals.runnerStore = runnerStore;
     if (options.schedules !== undefined && !Array.isArray(options.schedules)) throw new InvalidArgumentError('new Upkeep(options): schedules must be an array');
     this.internals.schedules = (options.schedules ?? []).map((def) => new CompiledSchedule(def));
     const names = this.internals.schedules.map((s) => s.def.name);
@@ -379,6 +381,9 @@ export class Upkeep {
       const ok = await this.store.transition(task.id, 'PENDING', { releaseLease: true, startAt: now, lastError: 'Reset by an admin' }, now, {
         from: ['WORKING'],
         lockedBy: task.lockedBy ?? undefined,
+        // Without olderThanMs only expired leases are reset: a holder that renewed meanwhile wins.
+        ...(startedBefore ? {} : { leaseExpiredBefore: now }),
+        version: task.version,
       });
       if (!ok) continue;
       reset.push(task.id);

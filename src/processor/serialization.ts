@@ -132,7 +132,9 @@ export function serializeProcessor(instance: object): string {
 /** Throws `InvalidArgumentError` naming the first property of `props` JSON cannot hold. */
 export function assertJsonProps(props: unknown, owner: string): void {
   try {
-    toStorableResult(props);
+    // processor_json is text, and JSON.stringify escapes NULs and lone surrogates: only the
+    // structure matters here.
+    toStorableResult(props, { jsonb: false });
   } catch (error) {
     const message = (error as Error).message.replace(/^result/, owner);
     throw new InvalidArgumentError(`Cannot store processor props as JSON: ${message}`);

@@ -127,6 +127,8 @@ export class MaintenanceTaskRunner {
   private pollTimer: NodeJS.Timeout | undefined;
   private readonly counters: RunnerStats = { claimed: 0, completed: 0, failed: 0, retried: 0, cancelled: 0, paused: 0, handedBack: 0, rescued: 0 };
   private readonly wake = () => this.requestPump();
+  private starting: Promise<void> | undefined;
+  private pumpDone: Promise<void> = Promise.resolve();
   private listener: PgListener | undefined;
   private readonly scheduleCursor = new Map<string, Date>();
 
@@ -137,7 +139,7 @@ export class MaintenanceTaskRunner {
     this.options = resolveRunnerOptions(options, up.settings.maxQueueSize);
     this.queue = new TaskQueue<MaintenanceTask>(up.settings);
     this.placement = up.settings.enableResourceTracking ? new DevicePlacement(up.devices) : undefined;
-    this.metrics = new MetricRecorder(up.store.db, (error) => this.reportError('metrics', error));
+    this.metrics = new MetricRecorder(up.runnerStore.db, (error) => this.reportError('metrics', error));
     this.errorHandler = new TaskErrorHandler({
       memoryReductionFactor: up.settings.retry.memoryReductionFactor,
       cpuFallback: up.settings.oomCpuFallback,
@@ -173,10 +175,20 @@ export class MaintenanceTaskRunner {
 
   /** Starts claiming and running tasks; resolves once the runner is up. */
   async start(): Promise<void> {
-    if (this.running) return;
+    if (this.running) return this.starting;
     this.running = true;
     this.stopping = false;
     this.stopped = undefined;
+    this.starting = this.startUp().catch(async (error) => {
+      // A runner that failed to start leaves nothing behind: no timers, no registrations.
+      this.teardown();
+      this.running = false;
+      throw error;
+    });
+    return this.starting;
+  }
+
+  private async startUp(): Promise<void> {
     this.up.wakeListeners.add(this.wake);
     this.up.localRunners.add(this);
     if (this.placement) {
@@ -194,14 +206,26 @@ export class MaintenanceTaskRunner {
       await this.tickSchedules().catch((error) => this.reportError('schedules', error));
     }
     if (this.options.prune && this.up.retention && !this.options.exitWhenIdle) this.every(this.up.retention.intervalMs, () => this.up.prune());
-    if (this.options.listen && this.up.store.db.dialect === 'postgres' && !this.options.exitWhenIdle) {
-      this.listener = new PgListener(this.up.store.dataSource, this.wake, (error) => this.reportError('listen', error));
+    if (this.options.listen && this.up.runnerStore.db.dialect === 'postgres' && !this.options.exitWhenIdle) {
+      this.listener = new PgListener(this.up.runnerStore.dataSource, this.wake, (error) => this.reportError('listen', error));
       await this.listener.start();
     }
     this.up.publish('runner:started', { runnerId: this.id, concurrency: this.options.concurrency, processorTypes: this.processorTypes });
     // A runner that starts rescues right away: a restart after a crash should not wait.
     await this.rescueExpired();
-    this.requestPump();
+    if (!this.stopping) this.requestPump();
+  }
+
+  /** Clears timers and registrations (stop, or a failed start). */
+  private teardown(): void {
+    if (this.pollTimer) clearTimeout(this.pollTimer);
+    this.pollTimer = undefined;
+    for (const timer of this.timers) clearInterval(timer);
+    this.timers = [];
+    this.up.wakeListeners.delete(this.wake);
+    this.up.localRunners.delete(this);
+    void this.listener?.stop();
+    this.listener = undefined;
   }
 
   /** Resolves once nothing is due, nothing runs and everything is written (`exitWhenIdle` runners). */
@@ -241,10 +265,14 @@ export class MaintenanceTaskRunner {
 
   private async doStop(graceMs: number): Promise<void> {
     this.stopping = true;
+    // A stop during start() waits for it, so every timer it creates is cleared below.
+    await this.starting?.catch(() => undefined);
     if (this.pollTimer) clearTimeout(this.pollTimer);
     this.up.wakeListeners.delete(this.wake);
     await this.listener?.stop();
     this.listener = undefined;
+    // A claim in flight finishes first; what it brings back is handed back by pump().
+    await this.pumpDone;
     // Not started yet: back to the database at once.
     const notStarted = this.queue.clear();
     await this.handBack(notStarted, 'shutdown');
@@ -259,12 +287,10 @@ export class MaintenanceTaskRunner {
         await this.handBack(stuck, 'shutdown');
       }
     }
-    await this.flushCompletions();
+    await this.flushCompletions(Date.now() + Math.max(5000, graceMs));
     await this.metrics.flush();
-    for (const timer of this.timers) clearInterval(timer);
-    this.timers = [];
+    this.teardown();
     await this.up.recorder.flush();
-    this.up.localRunners.delete(this);
     this.running = false;
     this.up.publish('runner:stopped', { runnerId: this.id, handedBack: this.counters.handedBack });
     await this.up.recorder.flush();
@@ -298,7 +324,7 @@ export class MaintenanceTaskRunner {
       this.pumpAgain = true;
       return;
     }
-    void this.pump();
+    this.pumpDone = this.pump();
   }
 
   private async pump(): Promise<void> {
@@ -318,7 +344,7 @@ export class MaintenanceTaskRunner {
         // Claim when the local queue runs low, so slots refill at once while work remains.
         if (this.stopping || room <= 0 || this.queue.size > Math.max(this.options.concurrency / 2, target / 4)) continue;
         const limit = Math.min(room, this.options.claimBatchSize);
-        const claimed = await this.up.store.claim({
+        const claimed = await this.up.runnerStore.claim({
           runnerId: this.id,
           types: this.processorTypes,
           limit,
@@ -328,6 +354,11 @@ export class MaintenanceTaskRunner {
         });
         this.claimFailures = 0;
         lastClaimEmpty = claimed.length === 0;
+        if (this.stopping) {
+          // stop() began while this claim was in flight: these go straight back.
+          await this.handBack(claimed, 'shutdown');
+          break;
+        }
         for (const task of claimed) this.enqueueLocal(task);
         this.counters.claimed += claimed.length;
         this.dispatch();
@@ -371,6 +402,7 @@ export class MaintenanceTaskRunner {
 
   /** Starts queued tasks while slots are free and (with resource tracking) a device has room. */
   private dispatch(): void {
+    if (this.stopping) return;
     while (this.inFlight.size < this.options.concurrency && this.queue.size) {
       if (!this.placement) {
         this.startTask(this.queue.getNextTask()!, null, 0);
@@ -420,7 +452,7 @@ export class MaintenanceTaskRunner {
     this.pumping = true;
     let empty = false;
     try {
-      const claimed = await this.up.store.claim({
+      const claimed = await this.up.runnerStore.claim({
         runnerId: this.id,
         types: this.processorTypes,
         limit: Math.min(this.options.claimBatchSize, this.options.concurrency * 2),
@@ -458,10 +490,10 @@ export class MaintenanceTaskRunner {
       this.placement?.reserve(task.id, device, reservedMb);
       if (task.assignedDevice !== device) {
         task.assignedDevice = device;
-        this.up.store.saveResources(task.id, { assignedDevice: device }).catch((error) => this.reportError('resources', error));
+        this.up.runnerStore.saveResources(task.id, { assignedDevice: device }).catch((error) => this.reportError('resources', error));
       }
     }
-    const ctx = new RunningTaskContext(task, this.id, logger, device, this.up.store.dataSource, this.up.services, {
+    const ctx = new RunningTaskContext(task, this.id, logger, device, this.up.runnerStore.dataSource, this.up.services, {
       onProgress: (done, total) => this.onProgress(flight, done, total),
       onCursor: () => this.onProgress(flight, flight.ctx.progressDone, flight.ctx.progressTotal, false),
       onStage: (stage) => {
@@ -474,6 +506,7 @@ export class MaintenanceTaskRunner {
         this.checkLimit(flight, mb);
       },
       heartbeat: async () => {
+        // Awaited by processor code, maybe inside its own transaction: the foreground store.
         await this.up.store.renewLease(this.id, task.id, this.options.leaseMs, this.up.now());
       },
     });
@@ -497,7 +530,9 @@ export class MaintenanceTaskRunner {
       .catch((error) => this.reportError(`task ${task.id}`, error))
       .finally(() => {
         if (flight.progressTimer) clearTimeout(flight.progressTimer);
-        this.inFlight.delete(task.id);
+        // A newer attempt of the same task (re-claimed while this one ignored its signal)
+        // owns the entry now; only remove our own.
+        if (this.inFlight.get(task.id) === flight) this.inFlight.delete(task.id);
         this.placement?.release(task.id);
         this.dispatch();
         if (this.queue.size <= Math.max(this.options.concurrency / 2, Math.max(this.options.concurrency * 2, this.options.claimBatchSize) / 4)) this.requestPump();
@@ -677,7 +712,9 @@ export class MaintenanceTaskRunner {
   private async finish(flight: InFlight, outcome: Outcome, cleanupDone: boolean, processor: MaintenanceTaskProcessor | undefined): Promise<void> {
     const { task, ctx } = flight;
     const now = this.up.now();
-    const guard = { lockedBy: this.id, from: ['WORKING' as const] };
+    // Only this claim of the task may write its outcome (not a stale attempt of the same runner),
+    // and an admin's pending cancel or pause wins over a retry or pause written here.
+    const guard = { lockedBy: this.id, from: ['WORKING' as const], version: task.version, noControl: true };
     const base = {
       ...(this.placement ? { actualMemoryMb: Math.round(flight.peakMemoryMb) } : {}),
       cursor: ctx.latestCursor,
@@ -715,7 +752,7 @@ export class MaintenanceTaskRunner {
           const meta = this.up.registry.get(task.processorType)?.meta;
           const wait = retryDelayMs(task.attempts, this.up.settings.retry, meta?.options.backoff);
           const retryAt = new Date(now.getTime() + wait);
-          const ok = await this.up.store.transition(
+          const ok = await this.up.runnerStore.transition(
             task.id,
             'PENDING',
             { ...base, info, failureReason: outcome.reason, lastError: outcome.error.message, startAt: retryAt, delay: wait, processorJson, priority },
@@ -730,12 +767,12 @@ export class MaintenanceTaskRunner {
           this.up.publish('task:failed', { task, error: outcome.error, reason: outcome.reason, willRetry: true, retryAt });
           return;
         }
-        const ok = await this.up.store.transition(
+        const ok = await this.up.runnerStore.transition(
           task.id,
           'ERROR',
           { ...base, info, failureReason: outcome.reason, lastError: outcome.error.message, finished: true },
           now,
-          guard,
+          { ...guard, noControl: false }, // a final failure stands whatever was requested
         );
         if (!ok) return this.lostRace(task, 'fail');
         Object.assign(task, { status: 'ERROR', info, failureReason: outcome.reason, lastError: outcome.error.message, finishedAt: now });
@@ -747,7 +784,7 @@ export class MaintenanceTaskRunner {
       case 'cancelled': {
         const message = outcome.by === 'processor' ? 'The processor cancelled the task' : 'Cancelled while running';
         const info: TaskInfo = { ...(task.info ?? {}), error: { name: 'TaskCancelledError', message, code: 'CANCELLED' } };
-        const ok = await this.up.store.transition(task.id, 'CANCELLED', { ...base, info, failureReason: 'cancelled', lastError: message, finished: true }, now, guard);
+        const ok = await this.up.runnerStore.transition(task.id, 'CANCELLED', { ...base, info, failureReason: 'cancelled', lastError: message, finished: true }, now, { ...guard, noControl: false });
         if (!ok) return this.lostRace(task, 'cancel');
         Object.assign(task, { status: 'CANCELLED', info, failureReason: 'cancelled', finishedAt: now });
         this.counters.cancelled++;
@@ -757,7 +794,7 @@ export class MaintenanceTaskRunner {
       }
       case 'paused': {
         // A pause does not use up an attempt.
-        const ok = await this.up.store.transition(task.id, 'PAUSED', { ...base, attempts: Math.max(0, task.attempts - 1) }, now, guard);
+        const ok = await this.up.runnerStore.transition(task.id, 'PAUSED', { ...base, attempts: Math.max(0, task.attempts - 1) }, now, { ...guard, noControl: false });
         if (!ok) return this.lostRace(task, 'pause');
         Object.assign(task, { status: 'PAUSED', cursor: ctx.latestCursor });
         this.counters.paused++;
@@ -771,6 +808,27 @@ export class MaintenanceTaskRunner {
       case 'lease_lost':
         this.up.logger.warn(`task ${task.id}: lease lost while running; its result is dropped (another runner owns it now)`);
         return;
+    }
+  }
+
+  /** After a refused outcome write: if an admin asked to cancel or pause this claim, do it. */
+  private async honourControl(task: MaintenanceTask): Promise<void> {
+    const current = await this.up.runnerStore.getTask(task.id);
+    if (!current || current.status !== 'WORKING' || current.lockedBy !== this.id || current.version !== task.version || !current.control) return;
+    const now = this.up.now();
+    const guard = { lockedBy: this.id, from: ['WORKING' as const], version: task.version };
+    if (current.control === 'cancel') {
+      const info: TaskInfo = { ...(current.info ?? {}), error: { name: 'TaskCancelledError', message: 'Cancelled while running', code: 'CANCELLED' } };
+      if (await this.up.runnerStore.transition(task.id, 'CANCELLED', { info, failureReason: 'cancelled', lastError: 'Cancelled while running', finished: true, releaseLease: true }, now, guard)) {
+        Object.assign(task, { status: 'CANCELLED', info, failureReason: 'cancelled', finishedAt: now });
+        this.counters.cancelled++;
+        this.up.publish('task:cancelled', { task, reason: 'cancelled', by: 'admin' });
+        await this.cancelDependents([task.id]);
+      }
+    } else if (await this.up.runnerStore.transition(task.id, 'PAUSED', { releaseLease: true, attempts: Math.max(0, task.attempts - 1) }, now, guard)) {
+      Object.assign(task, { status: 'PAUSED' });
+      this.counters.paused++;
+      this.up.publish('task:paused', { task });
     }
   }
 
@@ -788,13 +846,15 @@ export class MaintenanceTaskRunner {
   }
 
   private lostRace(task: MaintenanceTask, what: string): void {
+    // Lost to a pending admin request? Honour it now (the guard refused because of it).
+    void this.honourControl(task).catch((error) => this.reportError('control', error));
     this.up.logger.warn(`task ${task.id}: could not record ${what}: the task is no longer WORKING under ${this.id}`);
   }
 
   private async cancelDependents(ids: string[]): Promise<void> {
-    const cancelled = await this.up.store.cancelDependents(ids, this.up.now());
+    const cancelled = await this.up.runnerStore.cancelDependents(ids, this.up.now());
     if (!cancelled.length) return;
-    const tasks = await this.up.store.getTasks(cancelled);
+    const tasks = await this.up.runnerStore.getTasks(cancelled);
     for (const task of tasks.values()) this.up.publish('task:cancelled', { task, reason: 'dependency_failed', by: 'dependency' });
   }
 
@@ -810,7 +870,7 @@ export class MaintenanceTaskRunner {
       flight.progressTimer = undefined;
       flight.lastProgressWrite = Date.now();
       if (!this.inFlight.has(task.id)) return;
-      this.up.store
+      this.up.runnerStore
         .saveProgress(this.id, task.id, { done: flight.ctx.progressDone, total: flight.ctx.progressTotal, cursor: flight.ctx.latestCursor }, this.up.now())
         .catch((error) => this.reportError('progress', error));
     };
@@ -832,37 +892,34 @@ export class MaintenanceTaskRunner {
     });
   }
 
-  private flushCompletions(): Promise<void> {
+  private flushCompletions(deadline = Infinity): Promise<void> {
     this.flushing = this.flushing.then(async () => {
+      let failures = 0;
       while (this.completions.length) {
         const batch = this.completions.splice(0);
         const now = this.up.now();
         let written: Set<string>;
         try {
-          written = new Set(
-            await this.up.store.completeMany(
-              this.id,
-              batch.map((c) => ({ id: c.task.id, info: c.info, actualMemoryMb: c.task.actualMemoryMb, cleanupDone: c.cleanupDone, progressDone: c.progressDone })),
-              now,
-            ),
-          );
+          written = new Set(await this.up.runnerStore.completeMany(this.id, batch.map(toCompletionRow), now));
         } catch (error) {
           this.reportError('complete', error);
-          // Keep the results and try again shortly; the leases are still ours meanwhile.
-          this.completions.unshift(...batch);
-          await delay(500);
-          if (this.stopping && !this.running) return;
-          continue;
-        }
-        for (const c of batch) {
-          if (!written.has(c.task.id)) {
-            this.lostRace(c.task, 'completion');
+          if (batch.length > 1) {
+            // One bad row must not hold the others: write them one by one.
+            for (const c of batch) this.completions.push(c);
+            await this.writeOneByOne(now);
             continue;
           }
-          Object.assign(c.task, { status: 'COMPLETED', info: c.info, finishedAt: now, failureReason: null, lockedBy: null });
-          this.counters.completed++;
-          this.up.publish('task:completed', { task: c.task, info: c.result, durationMs: c.durationMs });
+          failures++;
+          if (Date.now() > deadline || failures > 5) {
+            // Give up on this result; the lease is no longer renewed, so the task is rescued.
+            await this.failCompletion(batch[0]!, error);
+            continue;
+          }
+          this.completions.unshift(...batch);
+          await delay(Math.min(5000, 200 * 2 ** failures));
+          continue;
         }
+        this.afterCompletions(batch, written, now);
       }
     });
     return this.flushing.then(() => {
@@ -870,11 +927,59 @@ export class MaintenanceTaskRunner {
     });
   }
 
+  private async writeOneByOne(now: Date): Promise<void> {
+    const batch = this.completions.splice(0);
+    for (const c of batch) {
+      try {
+        const written = new Set(await this.up.runnerStore.completeMany(this.id, [toCompletionRow(c)], now));
+        this.afterCompletions([c], written, now);
+      } catch (error) {
+        // A result the database refuses (not a passing outage): record why instead.
+        await this.failCompletion(c, error);
+      }
+    }
+  }
+
+  /** The database refused a result: the attempt ends in ERROR with result_not_serializable. */
+  private async failCompletion(c: PendingCompletion, error: unknown): Promise<void> {
+    const e = describeThrown(error);
+    const message = `The database refused the result: ${e.message}`;
+    const info: TaskInfo = { ...(c.task.info ?? {}), error: { name: 'ResultSerializationError', message, code: 'RESULT_NOT_SERIALIZABLE' } };
+    delete info.result;
+    const ok = await this.up.runnerStore
+      .transition(c.task.id, 'ERROR', { info, failureReason: 'result_not_serializable', lastError: message, finished: true, releaseLease: true }, this.up.now(), {
+        lockedBy: this.id,
+        from: ['WORKING'],
+        version: c.task.version,
+      })
+      .catch(() => false);
+    if (!ok) return this.lostRace(c.task, 'failure of an unwritable result');
+    Object.assign(c.task, { status: 'ERROR', info, failureReason: 'result_not_serializable', lastError: message });
+    this.counters.failed++;
+    this.up.publish('task:failed', { task: c.task, error: { name: 'ResultSerializationError', message, code: 'RESULT_NOT_SERIALIZABLE' }, reason: 'result_not_serializable', willRetry: false });
+    await this.cancelDependents([c.task.id]);
+  }
+
+  private afterCompletions(batch: PendingCompletion[], written: Set<string>, now: Date): void {
+    for (const c of batch) {
+      if (!written.has(c.task.id)) {
+        this.lostRace(c.task, 'completion');
+        continue;
+      }
+      Object.assign(c.task, { status: 'COMPLETED', info: c.info, finishedAt: now, failureReason: null, lockedBy: null });
+      this.counters.completed++;
+      this.up.publish('task:completed', { task: c.task, info: c.result, durationMs: c.durationMs });
+    }
+  }
+
   // ---------------------------------------------------------------- leases
 
   private async heartbeat(): Promise<void> {
-    if (!this.inFlight.size && !this.queue.size) return;
-    const held = await this.up.store.heartbeat(this.id, this.options.leaseMs, this.up.now());
+    // Only what this runner is tracking: running, queued, or waiting for its result to be
+    // written. A task whose outcome could not be written is not renewed, so it is rescued.
+    const tracked = new Set<string>([...this.inFlight.keys(), ...this.queue.list().map((q) => q.task.id), ...this.completions.map((c) => c.task.id)]);
+    if (!tracked.size) return;
+    const held = await this.up.runnerStore.heartbeat(this.id, [...tracked], this.options.leaseMs, this.up.now());
     const heldIds = new Map(held.map((h) => [h.id, h.control]));
     for (const flight of this.inFlight.values()) {
       if (flight.ctx.signal.aborted) continue;
@@ -891,14 +996,14 @@ export class MaintenanceTaskRunner {
   /** Requeues (or fails with LEASE_EXPIRED) tasks whose runner stopped renewing them. */
   private async rescueExpired(): Promise<void> {
     const now = this.up.now();
-    const expired = await this.up.store.findExpiredLeases(now, 100);
+    const expired = await this.up.runnerStore.findExpiredLeases(now, 100);
     for (const task of expired) {
       const previousRunner = task.lockedBy;
       if (task.control) {
         // An admin asked to cancel or pause the task before its runner died: honour it.
         const to = task.control === 'cancel' ? 'CANCELLED' : 'PAUSED';
         const cancelled = to === 'CANCELLED';
-        const ok = await this.up.store.rescue(task, to, cancelled ? { failureReason: 'cancelled', lastError: 'Cancelled while its runner was gone' } : {}, now);
+        const ok = await this.up.runnerStore.rescue(task, to, cancelled ? { failureReason: 'cancelled', lastError: 'Cancelled while its runner was gone' } : {}, now);
         if (!ok) continue;
         this.counters.rescued++;
         Object.assign(task, { status: to, lockedBy: null, leaseExpiresAt: null });
@@ -912,7 +1017,7 @@ export class MaintenanceTaskRunner {
       const message = `Lease of runner ${previousRunner ?? '?'} expired while the task ran (attempt ${task.attempts})`;
       const attempts = [...(task.info?.attempts ?? []), { attempt: task.attempts, at: now.toISOString(), reason: 'lease_expired', message }];
       const info: TaskInfo = { ...(task.info ?? {}), attempts, ...(requeue ? {} : { error: { name: 'LeaseExpired', message, code: 'LEASE_EXPIRED' } }) };
-      const ok = await this.up.store.rescue(
+      const ok = await this.up.runnerStore.rescue(
         task,
         requeue ? 'PENDING' : 'ERROR',
         { info, lastError: message, failureReason: 'lease_expired', startAt: requeue ? now : undefined },
@@ -934,14 +1039,14 @@ export class MaintenanceTaskRunner {
     }
     // Tasks of a type no runner has claimed for a long time: no running build knows it.
     if (this.options.unknownTypeTimeoutMs > 0) {
-      const failedUnknown = await this.up.store.failUnknownTypes(this.processorTypes, new Date(now.getTime() - this.options.unknownTypeTimeoutMs), now, 100);
+      const failedUnknown = await this.up.runnerStore.failUnknownTypes(this.processorTypes, new Date(now.getTime() - this.options.unknownTypeTimeoutMs), now, 100);
       for (const task of failedUnknown) {
         this.up.publish('task:failed', { task, error: task.info!.error as EventError, reason: 'unknown_processor', willRetry: false });
         await this.cancelDependents([task.id]);
       }
     }
     // Dependents of tasks that failed while they were being created.
-    const failed = await this.up.store.findBlockedByFailure(100);
+    const failed = await this.up.runnerStore.findBlockedByFailure(100);
     if (failed.length) await this.cancelDependents(failed);
     if (expired.length) this.requestPump();
   }
@@ -953,7 +1058,7 @@ export class MaintenanceTaskRunner {
       let after = this.scheduleCursor.get(schedule.def.name);
       if (!after) {
         // First tick of this runner: continue after the latest occurrence any runner enqueued.
-        after = (await this.up.store.latestOccurrenceWithKeyPrefix(schedule.keyPrefix)) ?? now;
+        after = (await this.up.runnerStore.latestOccurrenceWithKeyPrefix(schedule.keyPrefix)) ?? now;
       }
       const due = schedule.due(after, now);
       if (due.length) {
@@ -1000,6 +1105,7 @@ export class MaintenanceTaskRunner {
     task.assignedDevice = lease.device;
     task.serviceInstanceId = lease.instanceId;
     ctx.device = lease.device;
+    // Awaited by processor code (ctx.acquire), maybe inside its own transaction: the foreground store.
     await this.up.store.saveResources(task.id, { assignedDevice: lease.device, serviceInstanceId: lease.instanceId }).catch((error) => this.reportError('resources', error));
     this.up.publish('resource:acquired', { taskId: task.id, device: lease.device, instanceId: lease.instanceId, memoryMb: lease.memoryMb || null });
     // Releasing by hand is fine: the lease is then released only once.
@@ -1066,9 +1172,9 @@ export class MaintenanceTaskRunner {
     const now = this.up.now();
     if (cursor !== undefined && tasks.length === 1) {
       const t = tasks[0]!;
-      await this.up.store.saveProgress(this.id, t.id, { cursor, done: t.progressDone, total: t.progressTotal }, now).catch(() => undefined);
+      await this.up.runnerStore.saveProgress(this.id, t.id, { cursor, done: t.progressDone, total: t.progressTotal }, now).catch(() => undefined);
     }
-    const ids = await this.up.store.handBack(this.id, tasks.map((t) => t.id), now, { cleanupDone });
+    const ids = await this.up.runnerStore.handBack(this.id, tasks.map((t) => t.id), now, { cleanupDone });
     const back = new Set(ids);
     for (const task of tasks) {
       if (!back.has(task.id)) continue;
@@ -1086,6 +1192,10 @@ async function withTimeout(work: Promise<unknown>, ms: number): Promise<boolean>
   const timedOut = await Promise.race([work.then(() => false), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), ms)))]);
   clearTimeout(timer);
   return timedOut;
+}
+
+function toCompletionRow(c: PendingCompletion) {
+  return { id: c.task.id, version: c.task.version, info: c.info, actualMemoryMb: c.task.actualMemoryMb, cleanupDone: c.cleanupDone, progressDone: c.progressDone };
 }
 
 let rssCache = { at: 0, mb: 0 };

@@ -1,19 +1,28 @@
 import { ResultSerializationError } from '../core/errors';
 import type { JsonValue } from '../entities/maintenance-task.entity';
 
+/** NUL, and UTF-16 surrogates without their pair: valid in JS strings, refused by jsonb. */
+const UNSTORABLE_TEXT = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 /**
  * Checks that a processor's result survives a JSON round trip unchanged in meaning and
  * returns the JSON value to store. `undefined` becomes `null`; Dates become ISO strings
  * (as JSON.stringify does). Functions, symbols, bigints, non-finite numbers, Maps, Sets
  * and cycles are rejected with a message naming the path.
  */
-export function toStorableResult(value: unknown): JsonValue {
+export function toStorableResult(value: unknown, options: { jsonb?: boolean } = {}): JsonValue {
+  // `jsonb` (default): also refuse text PostgreSQL's jsonb cannot hold (NUL, lone surrogates).
+  const checkText = options.jsonb !== false;
   if (value === undefined) return null;
   const seen = new Set<object>();
   const walk = (v: unknown, path: string): JsonValue => {
     if (v === null) return null;
     switch (typeof v) {
       case 'string':
+        if (checkText && UNSTORABLE_TEXT.test(v)) {
+          throw new ResultSerializationError(`result${path} holds a NUL character or a lone surrogate, which JSON columns (PostgreSQL jsonb) cannot store`);
+        }
+        return v;
       case 'boolean':
         return v;
       case 'number':
@@ -46,6 +55,7 @@ export function toStorableResult(value: unknown): JsonValue {
       const out: Record<string, JsonValue> = {};
       for (const [key, item] of Object.entries(obj)) {
         if (item === undefined) continue;
+        if (checkText && UNSTORABLE_TEXT.test(key)) throw new ResultSerializationError(`result${path} has a key with a NUL character or a lone surrogate`);
         out[key] = walk(item, `${path}.${key}`);
       }
       return out;
@@ -62,7 +72,7 @@ export function describeThrown(thrown: unknown): { name: string; message: string
     const code = (thrown as { code?: unknown }).code;
     return {
       name: thrown.name,
-      message: thrown.message,
+      message: stripNul(thrown.message),
       ...(typeof code === 'string' ? { code } : {}),
       ...(thrown.stack ? { stack: thrown.stack.split('\n').slice(0, 8).join('\n') } : {}),
     };
@@ -73,5 +83,10 @@ export function describeThrown(thrown: unknown): { name: string; message: string
   } catch {
     shown = String(thrown);
   }
-  return { name: 'NonErrorThrown', message: `Processor threw a non-Error value: ${shown}` };
+  return { name: 'NonErrorThrown', message: stripNul(`Processor threw a non-Error value: ${shown}`) };
+}
+
+/** Error text goes into text and JSON columns: drop NULs (PostgreSQL refuses them). */
+function stripNul(text: string): string {
+  return text.includes('\u0000') ? text.replace(/\u0000/g, '\\0') : text;
 }

@@ -64,6 +64,7 @@ interface BetterSqliteStatement {
 }
 interface BetterSqliteDatabase {
   prepare(sql: string): BetterSqliteStatement;
+  readonly inTransaction: boolean;
 }
 
 /**
@@ -99,17 +100,35 @@ class SqliteExecutor implements Executor {
     return { rows: [], affected: statement.run(...params).changes };
   }
 
-  private serialize<T>(fn: () => Promise<T> | T): Promise<T> {
-    const run = this.tail.then(fn, fn);
+  private serialize<T>(fn: () => Promise<T> | T, background: boolean): Promise<T> {
+    const step = async () => {
+      // Background work (runners, event and metric writes) never joins a transaction the
+      // host has open on this shared connection: it waits for it to end, so a host rollback
+      // cannot undo upkeep's writes. Calls from the host's own code do join it (enqueueing
+      // inside the host's transaction is atomic with its data).
+      while (background && this.db.inTransaction) await new Promise((resolve) => setTimeout(resolve, 2));
+      return fn();
+    };
+    const run = this.tail.then(step, step);
     this.tail = run.catch(() => undefined);
     return run;
   }
 
-  query<Row>(sql: string, params: unknown[] = []): Promise<ExecResult<Row>> {
-    return this.serialize(() => this.runNow<Row>(sql, params));
+  query<Row>(sql: string, params: unknown[] = [], background = false): Promise<ExecResult<Row>> {
+    return this.serialize(() => this.runNow<Row>(sql, params), background);
   }
 
-  transaction<T>(fn: (tx: Executor) => Promise<T>): Promise<T> {
+  /** The same executor for background work. */
+  asBackground(): Executor {
+    return {
+      dialect: 'sqlite',
+      codec: this.codec,
+      query: <Row>(sql: string, params: unknown[] = []) => this.query<Row>(sql, params, true),
+      transaction: (fn) => this.transaction(fn, true),
+    };
+  }
+
+  transaction<T>(fn: (tx: Executor) => Promise<T>, background = false): Promise<T> {
     return this.serialize(async () => {
       this.runNow('BEGIN IMMEDIATE', []);
       const inner: Executor = {
@@ -130,14 +149,22 @@ class SqliteExecutor implements Executor {
         }
         throw error;
       }
-    });
+    }, background);
   }
 }
 
 const executors = new WeakMap<DataSource, Executor>();
 
-/** The executor of a DataSource (one per DataSource, shared by every upkeep object on it). */
-export function executorFor(dataSource: DataSource): Executor {
+/**
+ * The executor of a DataSource (one per DataSource, shared by every upkeep object on it);
+ * `background` for work no host code awaits (runners, event and metric writes).
+ */
+export function executorFor(dataSource: DataSource, background = false): Executor {
+  const executor = foregroundExecutorFor(dataSource);
+  return background && executor instanceof SqliteExecutor ? executor.asBackground() : executor;
+}
+
+function foregroundExecutorFor(dataSource: DataSource): Executor {
   let executor = executors.get(dataSource);
   if (!executor) {
     const dialect = dialectOf(dataSource);

@@ -57,6 +57,10 @@ export interface TransitionGuard {
   from?: readonly TaskStatus[];
   /** Only when the lease ran out before this time (rescue: a renewed lease wins). */
   leaseExpiredBefore?: Date;
+  /** Only this claim of the task (its `version` as claimed): a stale attempt cannot write. */
+  version?: number;
+  /** Only when no admin request (`control`) is pending, so a cancel or pause wins. */
+  noControl?: boolean;
 }
 
 const CHUNK = 500;
@@ -78,8 +82,12 @@ const DEP_TABLE = 'maintenance_task_dependencies';
 export class TaskStore {
   readonly db: Executor;
 
-  constructor(readonly dataSource: DataSource) {
-    this.db = executorFor(dataSource);
+  /** `background`: a runner's store, which never joins a host's open SQLite transaction. */
+  constructor(
+    readonly dataSource: DataSource,
+    options: { background?: boolean } = {},
+  ) {
+    this.db = executorFor(dataSource, options.background ?? false);
   }
 
   private get c() {
@@ -287,7 +295,7 @@ export class TaskStore {
    */
   async completeMany(
     runnerId: string,
-    items: ReadonlyArray<{ id: string; info: TaskInfo; actualMemoryMb: number | null; cleanupDone: boolean; progressDone: number | null }>,
+    items: ReadonlyArray<{ id: string; version: number; info: TaskInfo; actualMemoryMb: number | null; cleanupDone: boolean; progressDone: number | null }>,
     now: Date,
   ): Promise<string[]> {
     const c = this.c;
@@ -314,7 +322,9 @@ export class TaskStore {
         ...part.flatMap((i) => [i.id, i.progressDone]),
         c.date(now), c.date(now),
       ];
-      const where = `${c.id('id')} IN ${c.list(ids.length)} AND ${c.id('status')} = 'WORKING' AND ${c.id('locked_by')} = ?`;
+      // (id, version) pins each row to the claim that produced the result.
+      const where = `(${part.map(() => `(${c.id('id')} = ? AND ${c.id('version')} = ?)`).join(' OR ')}) AND ${c.id('status')} = 'WORKING' AND ${c.id('locked_by')} = ?`;
+      const whereParams = [...part.flatMap((i) => [i.id, i.version]), runnerId];
       if (c.dialect === 'postgres') {
         // One JSON parameter carries the whole batch.
         const { rows } = await this.db.query<{ id: string }>(
@@ -324,27 +334,27 @@ export class TaskStore {
              ${c.id('finished_at')} = ?, ${c.id('updated_at')} = ?, ${c.id('locked_by')} = NULL, ${c.id('lease_expires_at')} = NULL,
              ${c.id('control')} = NULL, ${c.id('failure_reason')} = NULL, ${c.id('version')} = t.${c.id('version')} + 1
            FROM json_populate_recordset(NULL::${this.t()}, ?::json) v
-           WHERE t.${c.id('id')} = v.${c.id('id')} AND t.${c.id('status')} = 'WORKING' AND t.${c.id('locked_by')} = ?
+           WHERE t.${c.id('id')} = v.${c.id('id')} AND t.${c.id('version')} = v.${c.id('version')} AND t.${c.id('status')} = 'WORKING' AND t.${c.id('locked_by')} = ?
            RETURNING t.${c.id('id')}`,
           [
             now,
             now,
-            JSON.stringify(part.map((i) => ({ id: i.id, info: i.info, actual_memory_mb: i.actualMemoryMb, resource_cleanup_completed: i.cleanupDone, progress_done: i.progressDone }))),
+            JSON.stringify(part.map((i) => ({ id: i.id, version: i.version, info: i.info, actual_memory_mb: i.actualMemoryMb, resource_cleanup_completed: i.cleanupDone, progress_done: i.progressDone }))),
             runnerId,
           ],
         );
         done.push(...rows.map((r) => r.id));
       } else if (c.dialect === 'mysql') {
         await this.db.transaction(async (tx) => {
-          const held = await tx.query<{ id: string }>(`SELECT ${c.id('id')} FROM ${this.t()} WHERE ${where} FOR UPDATE`, [...ids, runnerId]);
+          const held = await tx.query<{ id: string }>(`SELECT ${c.id('id')} FROM ${this.t()} WHERE ${where} FOR UPDATE`, whereParams);
           if (!held.rows.length) return;
-          await tx.query(`UPDATE ${this.t()} SET ${sets.join(', ')} WHERE ${where}`, [...params, ...ids, runnerId]);
+          await tx.query(`UPDATE ${this.t()} SET ${sets.join(', ')} WHERE ${where}`, [...params, ...whereParams]);
           done.push(...held.rows.map((r) => r.id));
         });
       } else {
         const { rows } = await this.db.query<{ id: string }>(
           `UPDATE ${this.t()} SET ${sets.join(', ')} WHERE ${where} RETURNING ${c.id('id')}`,
-          [...params, ...ids, runnerId],
+          [...params, ...whereParams],
         );
         done.push(...rows.map((r) => r.id));
       }
@@ -396,9 +406,14 @@ export class TaskStore {
       params.push(guard.lockedBy);
     }
     if (guard.leaseExpiredBefore !== undefined) {
-      where += ` AND ${c.id('lease_expires_at')} < ?`;
+      where += ` AND (${c.id('lease_expires_at')} IS NULL OR ${c.id('lease_expires_at')} < ?)`;
       params.push(c.date(guard.leaseExpiredBefore));
     }
+    if (guard.version !== undefined) {
+      where += ` AND ${c.id('version')} = ?`;
+      params.push(guard.version);
+    }
+    if (guard.noControl) where += ` AND ${c.id('control')} IS NULL`;
     const { affected } = await this.db.query(`UPDATE ${this.t()} SET ${sets.join(', ')} WHERE ${where}`, params);
     return affected > 0;
   }
@@ -414,20 +429,26 @@ export class TaskStore {
   }
 
   /**
-   * Renews the lease of every task `runnerId` holds and returns them with any admin
-   * request, so the runner can notice lost leases and cancel or pause requests.
+   * Renews the lease of the given tasks while `runnerId` holds them, and returns those it
+   * still holds with any admin request, so the runner notices lost leases and cancel or
+   * pause requests. Only tasks the runner tracks are renewed: one it lost track of (its
+   * outcome could not be written) expires and is rescued.
    */
-  async heartbeat(runnerId: string, leaseMs: number, now: Date): Promise<Array<{ id: string; control: 'cancel' | 'pause' | null }>> {
+  async heartbeat(runnerId: string, ids: readonly string[], leaseMs: number, now: Date): Promise<Array<{ id: string; control: 'cancel' | 'pause' | null }>> {
     const c = this.c;
-    await this.db.query(
-      `UPDATE ${this.t()} SET ${c.id('lease_expires_at')} = ? WHERE ${c.id('locked_by')} = ? AND ${c.id('status')} = 'WORKING'`,
-      [c.date(new Date(now.getTime() + leaseMs)), runnerId],
-    );
-    const { rows } = await this.db.query<{ id: string; control: 'cancel' | 'pause' | null }>(
-      `SELECT ${c.id('id')}, ${c.id('control')} FROM ${this.t()} WHERE ${c.id('locked_by')} = ? AND ${c.id('status')} = 'WORKING'`,
-      [runnerId],
-    );
-    return rows;
+    const out: Array<{ id: string; control: 'cancel' | 'pause' | null }> = [];
+    for (const part of chunks(ids)) {
+      await this.db.query(
+        `UPDATE ${this.t()} SET ${c.id('lease_expires_at')} = ? WHERE ${c.id('locked_by')} = ? AND ${c.id('status')} = 'WORKING' AND ${c.id('id')} IN ${c.list(part.length)}`,
+        [c.date(new Date(now.getTime() + leaseMs)), runnerId, ...part],
+      );
+      const { rows } = await this.db.query<{ id: string; control: 'cancel' | 'pause' | null }>(
+        `SELECT ${c.id('id')}, ${c.id('control')} FROM ${this.t()} WHERE ${c.id('locked_by')} = ? AND ${c.id('status')} = 'WORKING' AND ${c.id('id')} IN ${c.list(part.length)}`,
+        [runnerId, ...part],
+      );
+      out.push(...rows);
+    }
+    return out;
   }
 
   /** Renews the lease of one task held by `runnerId` (ctx.heartbeat). */
