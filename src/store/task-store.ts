@@ -301,7 +301,6 @@ export class TaskStore {
     const c = this.c;
     const done: string[] = [];
     for (const part of chunks(items, 200)) {
-      const ids = part.map((i) => i.id);
       const jsonCast = c.dialect === 'postgres' ? 'CAST(? AS jsonb)' : '?';
       const caseOf = (col: string, value: string) => `${c.id(col)} = CASE ${c.id('id')} ${part.map(() => `WHEN ? THEN ${value}`).join(' ')} END`;
       const intCast = c.dialect === 'postgres' ? 'CAST(? AS integer)' : '?';

@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import { DeviceUnavailableError } from '../../core/errors';
 import { loadOnnxRuntime, type OrtModule, type OrtSession } from './load-onnxruntime';
 import { deserializeError, toOutOfMemoryError } from './onnx-errors';
-import type { OnnxExecutionProvider, OnnxOutputs, OnnxTensorData, OnnxValueMetadata, SessionInfo } from './onnx-types';
+import type { OnnxOutputs, OnnxTensorData, SessionInfo } from './onnx-types';
 import { openOrtSession, type SessionSpec } from './ort-session';
 import { fromOrtOutputs, toOrtFeeds, transferableBuffers } from './tensors';
 import type { WorkerLaunch } from './worker-location';

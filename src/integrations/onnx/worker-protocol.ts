@@ -1,5 +1,5 @@
 import type { SerializedError } from './onnx-errors';
-import type { OnnxExecutionProvider, OnnxOutputs, OnnxTensorData, OnnxValueMetadata, SessionInfo } from './onnx-types';
+import type { OnnxOutputs, OnnxTensorData, SessionInfo } from './onnx-types';
 import type { SessionSpec } from './ort-session';
 
 /** `workerData` of an inference worker. */
