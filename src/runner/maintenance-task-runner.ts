@@ -1174,15 +1174,26 @@ export class MaintenanceTaskRunner {
       const t = tasks[0]!;
       await this.up.runnerStore.saveProgress(this.id, t.id, { cursor, done: t.progressDone, total: t.progressTotal }, now).catch(() => undefined);
     }
-    const ids = await this.up.runnerStore.handBack(this.id, tasks.map((t) => t.id), now, { cleanupDone });
-    const back = new Set(ids);
+    const moved = await this.up.runnerStore.handBack(this.id, tasks.map((t) => t.id), now, { cleanupDone });
+    const cancelled: string[] = [];
     for (const task of tasks) {
-      if (!back.has(task.id)) continue;
-      Object.assign(task, { status: task.control === 'cancel' ? 'CANCELLED' : task.control === 'pause' ? 'PAUSED' : 'PENDING', lockedBy: null, leaseExpiresAt: null, attempts: Math.max(0, task.attempts - 1) });
-      this.up.publish('task:released', { task, reason });
+      const status = moved.get(task.id);
+      if (!status) continue;
+      Object.assign(task, { status, lockedBy: null, leaseExpiresAt: null, attempts: Math.max(0, task.attempts - 1) });
+      if (status === 'CANCELLED') {
+        cancelled.push(task.id);
+        this.counters.cancelled++;
+        this.up.publish('task:cancelled', { task, reason: 'cancelled', by: 'admin' });
+      } else if (status === 'PAUSED') {
+        this.counters.paused++;
+        this.up.publish('task:paused', { task });
+      } else {
+        this.counters.handedBack++;
+        this.up.publish('task:released', { task, reason });
+      }
     }
-    this.counters.handedBack += ids.length;
-    return ids.length;
+    if (cancelled.length) await this.cancelDependents(cancelled);
+    return moved.size;
   }
 }
 

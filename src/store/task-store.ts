@@ -496,8 +496,9 @@ export class TaskStore {
    * Hands tasks held by `runnerId` back to PENDING (graceful stop): lease cleared and the
    * attempt not counted. Returns the ids handed back.
    */
-  async handBack(runnerId: string, ids: readonly string[], now: Date, extra: { cleanupDone?: boolean } = {}): Promise<string[]> {
-    const out: string[] = [];
+  async handBack(runnerId: string, ids: readonly string[], now: Date, extra: { cleanupDone?: boolean } = {}): Promise<Map<string, TaskStatus>> {
+    const out = new Map<string, TaskStatus>();
+    const returning = this.c.dialect === 'mysql' ? '' : ` RETURNING ${this.c.id('status')}`;
     const cleanup = extra.cleanupDone === undefined ? '' : `${this.c.id('resource_cleanup_completed')} = ${extra.cleanupDone ? (this.c.dialect === 'postgres' ? 'TRUE' : '1') : this.c.dialect === 'postgres' ? 'FALSE' : '0'}, `;
     for (const id of ids) {
       const ok = await this.db.query(
@@ -508,10 +509,14 @@ export class TaskStore {
            ${this.c.id('control')} = NULL, ${this.c.id('locked_by')} = NULL, ${this.c.id('lease_expires_at')} = NULL,
            ${this.c.id('attempts')} = CASE WHEN ${this.c.id('attempts')} > 0 THEN ${this.c.id('attempts')} - 1 ELSE 0 END,
            ${this.c.id('updated_at')} = ?, ${this.c.id('version')} = ${this.c.id('version')} + 1
-         WHERE ${this.c.id('id')} = ? AND ${this.c.id('status')} = 'WORKING' AND ${this.c.id('locked_by')} = ?`,
+         WHERE ${this.c.id('id')} = ? AND ${this.c.id('status')} = 'WORKING' AND ${this.c.id('locked_by')} = ?${returning}`,
         [this.c.date(now), this.c.date(now), id, runnerId],
       );
-      if (ok.affected) out.push(id);
+      if (!ok.affected) continue;
+      // Where it went: PENDING, or CANCELLED/PAUSED when an admin's request was pending.
+      let status = (ok.rows[0] as { status?: TaskStatus } | undefined)?.status;
+      if (!status) status = (await this.statusesOf([id])).get(id) ?? 'PENDING';
+      out.set(id, status);
     }
     return out;
   }

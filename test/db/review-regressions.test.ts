@@ -107,6 +107,32 @@ describe.skipIf(problem)(`review regressions on ${TEST_DB}`, () => {
     expect((await upkeep.getTask(task.id))!.status).toBe('CANCELLED');
   });
 
+  it('a cancel pending when the runner hands the task back at shutdown ends it CANCELLED, with its event', async () => {
+    const task = await upkeep.createTask(HostTransactionProcessor.create({ holdMs: 0 }), { startAt: new Date(Date.now() + 60_000) });
+    // Simulate: claimed by this runner, then an admin elsewhere asked to cancel it.
+    const runner = upkeep.createRunner({ pollIntervalMs: 60_000, leaseMs: 60_000 });
+    await runner.start();
+    const past = new Date(Date.now() - 1000);
+    const pastParam = TEST_DB === 'sqlite' ? past.toISOString().replace('T', ' ').replace('Z', '') : past;
+    await dataSource.query(`UPDATE maintenance_tasks SET start_at = ${q(1)} WHERE id = ${q(2)}`, [pastParam, task.id]);
+    const cancelled = upkeep.events.next('task:cancelled', (e) => e.task.id === task.id);
+    const released: string[] = [];
+    upkeep.events.on('task:released', (e) => released.push(e.task.id));
+    // The task is held by this runner (as if claimed) and an admin elsewhere asked to cancel it;
+    // then the runner hands it back (what stop() does with claimed tasks).
+    await dataSource.query(
+      `UPDATE maintenance_tasks SET status = 'WORKING', locked_by = ${q(1)}, attempts = 1, control = 'cancel' WHERE id = ${q(2)}`,
+      [runner.id, task.id],
+    );
+    await (runner as unknown as { handBack(tasks: MaintenanceTask[], reason: string): Promise<number> }).handBack([task], 'shutdown');
+    await cancelled;
+    await runner.stop();
+    const t = (await upkeep.getTask(task.id))!;
+    expect(t.status).toBe('CANCELLED');
+    expect(t.failureReason).toBe('cancelled');
+    expect(released).not.toContain(task.id);
+  });
+
   it('stop() during start() leaves no running runner behind', async () => {
     const runner = upkeep.createRunner({ pollIntervalMs: 20 });
     const starting = runner.start();
