@@ -19,6 +19,12 @@ export interface DetectDevicesOptions {
   timeoutMs?: number;
   /** Whether the CPU is part of the result. @defaultValue `true` */
   includeCpu?: boolean;
+  /**
+   * Throw when the GPU query fails (times out, exits with an error, or the probe throws)
+   * instead of reporting no GPUs. A missing `nvidia-smi` still means "no GPUs". Refreshes
+   * use it, so one failed query does not make every GPU disappear. @defaultValue `false`
+   */
+  strict?: boolean;
 }
 
 /** The exact query detectDevices runs; the column order is what {@link parseNvidiaSmi} reads. */
@@ -49,7 +55,8 @@ export async function detectDevices(options: DetectDevicesOptions = {}): Promise
       ? await options.probe()
       : await queryNvidiaSmi(options.nvidiaSmiPath ?? 'nvidia-smi', options.timeoutMs ?? 5000);
     if (!Array.isArray(reported)) reported = [];
-  } catch {
+  } catch (error) {
+    if (options.strict) throw error;
     reported = [];
   }
 
@@ -157,7 +164,7 @@ function parseMetric(text: string): number | undefined {
 }
 
 function queryNvidiaSmi(executable: string, timeoutMs: number): Promise<DeviceInfo[]> {
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
     let settled = false;
     const finish = (devices: DeviceInfo[]) => {
       if (settled) return;
@@ -165,11 +172,22 @@ function queryNvidiaSmi(executable: string, timeoutMs: number): Promise<DeviceIn
       clearTimeout(timer);
       resolve(devices);
     };
+    const fail = (error: unknown) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      reject(error);
+    };
     const child = execFile(
       executable,
       [...NVIDIA_SMI_ARGS],
       { windowsHide: true, maxBuffer: 1024 * 1024, encoding: 'utf8' },
-      (error, stdout) => finish(error ? [] : parseNvidiaSmi(stdout)),
+      (error, stdout) => {
+        if (!error) return finish(parseNvidiaSmi(stdout));
+        // No nvidia-smi at all: no NVIDIA GPUs. Anything else is a failed query.
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return finish([]);
+        fail(error);
+      },
     );
     // Our own timer rather than execFile's `timeout`: that one waits for the output pipes
     // to close, which a grandchild that inherited them can delay indefinitely.
@@ -177,8 +195,21 @@ function queryNvidiaSmi(executable: string, timeoutMs: number): Promise<DeviceIn
       child.kill('SIGKILL');
       child.stdout?.destroy();
       child.stderr?.destroy();
-      finish([]);
+      fail(new Error(`nvidia-smi did not answer within ${timeoutMs} ms`));
     }, timeoutMs);
     timer.unref();
   });
+}
+
+/**
+ * The default probe of pools and runners: the first query may fail softly (no GPUs), later
+ * ones throw on failure so callers keep the devices they already know.
+ */
+export function stickyDeviceProbe(): DeviceProbe {
+  let loaded = false;
+  return async () => {
+    const devices = await detectDevices({ strict: loaded });
+    loaded = true;
+    return devices;
+  };
 }

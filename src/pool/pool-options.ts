@@ -12,6 +12,9 @@ export const SERVICE_POOL_DEFAULTS = Object.freeze({
   cpuFallback: true,
   createRetryDelayMs: 500,
   maxCreateFailures: 3,
+  createTimeoutMs: 60_000,
+  validateTimeoutMs: 5_000,
+  destroyTimeoutMs: 30_000,
   /** Upper bound of the create back-off (unless `createRetryDelayMs` is larger). */
   maxCreateRetryDelayMs: 30_000,
   /** Upper bound of the default eviction interval. */
@@ -38,6 +41,9 @@ export interface ResolvedPoolOptions<T> {
   cpuFallback: boolean;
   createRetryDelayMs: number;
   maxCreateFailures: number;
+  createTimeoutMs: number;
+  validateTimeoutMs: number;
+  destroyTimeoutMs: number;
 }
 
 /** A request after validation. */
@@ -52,7 +58,7 @@ export interface ResolvedAcquire {
 const POOL_KEYS: ReadonlySet<string> = new Set<keyof ServicePoolOptions<unknown>>([
   'name', 'factory', 'devices', 'minPerDevice', 'maxPerDevice', 'perDevice', 'acquireTimeoutMs', 'idleTimeoutMs',
   'evictionIntervalMs', 'leaseTimeoutMs', 'validateOnBorrow', 'selector', 'cpuFallback', 'createRetryDelayMs',
-  'maxCreateFailures',
+  'maxCreateFailures', 'createTimeoutMs', 'validateTimeoutMs', 'destroyTimeoutMs',
 ]);
 const LIMIT_KEYS: ReadonlySet<string> = new Set<keyof DeviceLimits>(['min', 'max', 'memoryBudgetMb', 'enabled']);
 const ACQUIRE_KEYS: ReadonlySet<string> = new Set<keyof AcquireOptions>(['device', 'memoryMb', 'signal', 'timeoutMs']);
@@ -137,6 +143,12 @@ export function resolvePoolOptions<T>(options: ServicePoolOptions<T>): ResolvedP
   checkDuration(createRetryDelayMs, `${prefix} option "createRetryDelayMs"`, false);
   const maxCreateFailures = options.maxCreateFailures ?? SERVICE_POOL_DEFAULTS.maxCreateFailures;
   checkNumber(maxCreateFailures, `${prefix} option "maxCreateFailures"`, { min: 1, integer: true });
+  const factoryTimeouts = {} as Record<'createTimeoutMs' | 'validateTimeoutMs' | 'destroyTimeoutMs', number>;
+  for (const key of ['createTimeoutMs', 'validateTimeoutMs', 'destroyTimeoutMs'] as const) {
+    const value = options[key] ?? SERVICE_POOL_DEFAULTS[key];
+    checkDuration(value, `${prefix} option "${key}"`, false);
+    factoryTimeouts[key] = value;
+  }
 
   return {
     name,
@@ -154,6 +166,7 @@ export function resolvePoolOptions<T>(options: ServicePoolOptions<T>): ResolvedP
     cpuFallback,
     createRetryDelayMs,
     maxCreateFailures,
+    ...factoryTimeouts,
   };
 }
 

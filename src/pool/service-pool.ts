@@ -7,7 +7,8 @@ import {
   PoolClosedError,
   PoolExhaustedError,
 } from '../core/errors';
-import { detectDevices } from './detect-devices';
+import { stickyDeviceProbe } from './detect-devices';
+import type { DeviceProbe } from './device';
 import type { DeviceInfo } from './device';
 import { PoolLease, type LeaseOwner } from './pool-lease';
 import {
@@ -147,6 +148,7 @@ export class ServicePool<T> implements LeaseOwner<T> {
 
   private readonly options: ResolvedPoolOptions<T>;
   private readonly emitter = new EventEmitter();
+  private defaultProbe: DeviceProbe | undefined;
   private readonly onceWrappers = new WeakMap<object, (payload: unknown) => void>();
   private readonly slots = new Map<string, DeviceSlot<T>>();
   private readonly byService = new Map<T, Instance<T>>();
@@ -508,7 +510,7 @@ export class ServicePool<T> implements LeaseOwner<T> {
     let fresh: Array<{ info: DeviceInfo; slot: DeviceSlot<T> | undefined }>;
     try {
       const source = this.options.devices;
-      const listed = Array.isArray(source) ? source : await (source ?? (() => detectDevices()))();
+      const listed = Array.isArray(source) ? source : await (source ?? (this.defaultProbe ??= stickyDeviceProbe()))();
       fresh = validateDevices(listed, prefix).map((info) => ({
         info,
         slot: this.slots.has(info.id) ? undefined : this.newSlot(info),
@@ -522,7 +524,9 @@ export class ServicePool<T> implements LeaseOwner<T> {
       const existing = this.slots.get(info.id);
       if (existing) {
         existing.info = info;
-        existing.baselineMb = existing.instances.size * existing.instanceMb;
+        // Everything the pool held when the probe ran (instances and leases' reservations):
+        // the probe already counts it as used.
+        existing.baselineMb = existing.instances.size * existing.instanceMb + existing.leaseMb;
       } else if (slot) {
         this.slots.set(info.id, slot);
       }
@@ -574,7 +578,7 @@ export class ServicePool<T> implements LeaseOwner<T> {
       waiter.timer = setTimeout(() => {
         if (!waiter.settled) this.rejectWaiter(waiter, this.timeoutError(waiter));
       }, timeoutMs);
-      waiter.timer.unref();
+      // Not unref'd: someone awaits this acquire, so the process must live to settle it.
     }
     if (signal) {
       const onAbort = (): void => this.rejectWaiter(waiter, abortReason(signal));
@@ -893,8 +897,7 @@ export class ServicePool<T> implements LeaseOwner<T> {
       return;
     }
     instance.state = 'validating';
-    Promise.resolve()
-      .then(() => this.options.factory.validate!(instance.service, slot.info))
+    bounded(Promise.resolve().then(() => this.options.factory.validate!(instance.service, slot.info)), this.options.validateTimeoutMs, 'validate')
       .then(
         (valid) => Boolean(valid),
         () => false,
@@ -991,8 +994,14 @@ export class ServicePool<T> implements LeaseOwner<T> {
     const signal = this.createController.signal;
     const startedAt = now();
     const device = { ...slot.info };
-    const creation: Promise<CreateOutcome> = Promise.resolve()
-      .then(() => this.options.factory.create(device, { instanceId, signal }))
+    const attempt = Promise.resolve().then(() => this.options.factory.create(device, { instanceId, signal }));
+    const creation: Promise<CreateOutcome> = bounded(attempt, this.options.createTimeoutMs, 'create', () => {
+      // Too late: an instance that still arrives is destroyed, never lent.
+      void attempt.then(
+        (late) => Promise.resolve(this.options.factory.destroy?.(late, device)).catch(() => undefined),
+        () => undefined,
+      );
+    })
       .then(
         (service) => this.onCreated(slot, instanceId, service, startedAt, signal),
         (error: unknown) => {
@@ -1058,7 +1067,7 @@ export class ServicePool<T> implements LeaseOwner<T> {
       this.rescanAll = true;
       this.dispatch();
     }, delay);
-    slot.retryTimer.unref();
+    // Not unref'd either: waiters may depend on this retry (it is bounded and cleared on close).
     this.emit('pool:create-error', {
       pool: this.name,
       device: slot.info.id,
@@ -1084,8 +1093,7 @@ export class ServicePool<T> implements LeaseOwner<T> {
     slot.destroyingMb += slot.instanceMb;
     this.destroying += 1;
     const device = { ...slot.info };
-    const done = Promise.resolve()
-      .then(() => this.options.factory.destroy?.(instance.service, device))
+    const done = bounded(Promise.resolve().then(() => this.options.factory.destroy?.(instance.service, device)), this.options.destroyTimeoutMs, 'destroy')
       .then(
         () => undefined,
         (error: unknown) => ({ error }),
@@ -1204,4 +1212,29 @@ function captureSite(): StackHolder {
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** A factory call that took longer than its timeout. */
+class FactoryTimeoutError extends Error {
+  constructor(what: string, ms: number) {
+    super(`factory.${what} did not settle within ${ms} ms`);
+    this.name = 'FactoryTimeoutError';
+  }
+}
+
+/**
+ * Races a factory call against its timeout (tarn.js's create/destroy timeouts): a call that
+ * hangs must not hold a slot, memory, or drain()/close() for ever. `onTimeout` runs once
+ * when the timer wins.
+ */
+function bounded<R>(work: Promise<R>, ms: number, what: string, onTimeout?: () => void): Promise<R> {
+  if (!Number.isFinite(ms)) return work;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      onTimeout?.();
+      reject(new FactoryTimeoutError(what, ms));
+    }, ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }

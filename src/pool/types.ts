@@ -101,6 +101,18 @@ export interface ServicePoolOptions<T> {
    * @defaultValue `3`
    */
   maxCreateFailures?: number;
+  /**
+   * A `factory.create` that has not settled by then counts as failed (its `signal` aborts; an
+   * instance that still arrives later is destroyed). @defaultValue `60000`
+   */
+  createTimeoutMs?: number;
+  /** A `factory.validate` that has not settled by then counts as invalid. @defaultValue `5000` */
+  validateTimeoutMs?: number;
+  /**
+   * A `factory.destroy` that has not settled by then is given up on: its memory and slot are
+   * freed, `pool:destroy` carries a timeout error, and drain/close go on. @defaultValue `30000`
+   */
+  destroyTimeoutMs?: number;
 }
 
 /** What an acquire asks for. Unknown keys are rejected. */

@@ -1,5 +1,5 @@
 import type { DeviceInfo, DeviceProbe } from '../pool/device';
-import { cpuDevice, detectDevices } from '../pool/detect-devices';
+import { cpuDevice, stickyDeviceProbe } from '../pool/detect-devices';
 
 /** Device routing of a task: a device id, or `any`. */
 export const ANY = 'any';
@@ -14,14 +14,16 @@ export class DevicePlacement {
   private devices: DeviceInfo[] = [cpuDevice()];
   private readonly reservedSinceProbe = new Map<string, number>();
   private readonly running = new Map<string, { device: string; memoryMb: number }>();
+  private probe: DeviceProbe | undefined;
 
   constructor(private readonly source: DeviceInfo[] | DeviceProbe | undefined) {}
 
   /** Probes the devices (on start, then every refresh). Never throws: keeps the last list. */
   async refresh(): Promise<void> {
     try {
-      const list = Array.isArray(this.source) ? this.source : await (this.source ?? (() => detectDevices()))();
-      if (list.length) this.devices = list.map((d) => ({ ...d }));
+      const list = Array.isArray(this.source) ? this.source : await (this.source ?? (this.probe ??= stickyDeviceProbe()))();
+      if (!list.length) return; // nothing learned: keep the devices and what was reserved since
+      this.devices = list.map((d) => ({ ...d }));
       this.reservedSinceProbe.clear();
     } catch {
       // keep the previous list; the next refresh may succeed

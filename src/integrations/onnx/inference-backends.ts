@@ -39,6 +39,9 @@ function abortReason(signal: AbortSignal): unknown {
 const WORKER_EXIT_GRACE_MS = 2_000;
 
 /** A session inside its own worker thread. */
+/** Longest wait for the worker's `session.release()` before the thread is terminated. */
+const RELEASE_TIMEOUT_MS = 10_000;
+
 export class WorkerBackend implements InferenceBackend {
   private readonly pending = new Map<number, { resolve: (r: BackendResult) => void; reject: (e: unknown) => void }>();
   private nextId = 1;
@@ -142,7 +145,13 @@ export class WorkerBackend implements InferenceBackend {
       this.worker.on('message', onMessage);
     });
     this.worker.postMessage({ type: 'close' } satisfies ToWorker);
-    await Promise.race([closed, exited]);
+    // A session.release() that never returns must not hold close (and pool.close()) for ever.
+    let releaseTimer: NodeJS.Timeout | undefined;
+    const releaseGaveUp = new Promise<void>((resolve) => {
+      releaseTimer = setTimeout(resolve, RELEASE_TIMEOUT_MS);
+    });
+    await Promise.race([closed, exited, releaseGaveUp]);
+    clearTimeout(releaseTimer);
     // Released: let the thread wind down, but do not wait on it forever.
     let timer: NodeJS.Timeout | undefined;
     const grace = new Promise<'timeout'>((resolve) => {

@@ -187,7 +187,7 @@ export function createOnnxSessionFactory(options: OnnxSessionFactoryOptions): On
     },
 
     validate(service) {
-      return service.healthy;
+      return service.healthy && !service.busy;
     },
   };
 }

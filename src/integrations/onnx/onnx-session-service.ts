@@ -124,6 +124,15 @@ export class OnnxSessionService {
     return this.accepted;
   }
 
+  /**
+   * True while any run is still executing in the backend, including runs whose caller
+   * aborted: a busy session is not lent again (the pool's `validate` checks it), so the next
+   * borrower does not wait behind abandoned work.
+   */
+  get busy(): boolean {
+    return this.dispatched > 0 || this.accepted > 0;
+  }
+
   stats(): OnnxSessionStats {
     return { ...this.counters, inFlight: this.accepted };
   }

@@ -1,4 +1,5 @@
 import { DeviceUnavailableError } from '../../core/errors';
+import { isOnnxOutOfMemoryError, toOutOfMemoryError } from './onnx-errors';
 import type { OrtModule, OrtSession } from './load-onnxruntime';
 import type { OnnxExecutionProvider, OnnxSessionOptions, OnnxValueMetadata, SessionInfo } from './onnx-types';
 
@@ -50,6 +51,9 @@ export async function openOrtSession(ort: OrtModule, spec: SessionSpec): Promise
       });
       executionProvider = 'cuda';
     } catch (error) {
+      // Out of GPU memory is not "the provider cannot load": a CPU session on a GPU slot would
+      // hide it. Fail the create (the pool backs off; the task's OOM handling sees it).
+      if (isOnnxOutOfMemoryError(error)) throw toOutOfMemoryError(error, spec.deviceId);
       const reason = error instanceof Error ? error.message : String(error);
       if (!spec.cudaFallbackToCpu) {
         throw new DeviceUnavailableError(
