@@ -32,8 +32,9 @@ export interface TaskHealth {
   device: string | null;
   /** Readable warnings: expired lease, past timeout, memory above estimate or near limit, cleanup cut off, retries. */
   warnings: string[];
-  /** Attempts so far and allowed. */
+  /** Attempts started so far. */
   attempts: number;
+  /** Attempts the task is allowed. */
   maxAttempts: number;
   /** Progress as reported by the processor. */
   progress: { done: number | null; total: number | null };

@@ -22,6 +22,7 @@ export interface TaskQueueOptions {
 
 /** Where a queued task stands. */
 export interface QueuedTaskInfo<T> {
+  /** The queued task. */
   task: T;
   /** Higher runs first (when the priority queue is enabled). */
   priority: number;

@@ -50,14 +50,17 @@ export interface OnnxSessionFactoryOptions {
 
 /** A `ServiceFactory` of ONNX Runtime sessions, ready for `new ServicePool(...)`. */
 export interface OnnxSessionFactory extends ServiceFactory<OnnxSessionService> {
+  /** Opens a session on `device` (its worker thread, providers and thread counts). */
   create(device: DeviceInfo, ctx: CreateContext): Promise<OnnxSessionService>;
   /** Waits for in-flight runs, then releases the session and its worker. */
   destroy(service: OnnxSessionService): Promise<void>;
-  /** False once the service was closed or its worker died. */
+  /** False once the service was closed, its worker died, or it is still executing runs (`busy`). */
   validate(service: OnnxSessionService): boolean;
+  /** Memory one session takes, for the pool's accounting. */
   memoryMb: number | ((device: DeviceInfo) => number);
-  /** Thread counts a new session gets. */
+  /** Threads inside one operator each session uses. */
   readonly intraOpNumThreads: number;
+  /** Threads across operators each session uses. */
   readonly interOpNumThreads: number;
 }
 

@@ -70,13 +70,19 @@ export class OnnxSessionService {
   readonly executionProvider: OnnxExecutionProvider;
   /** Why the session is on CPU although its device is a GPU (the CUDA provider's error). */
   readonly fallbackReason: string | undefined;
+  /** Model input names. */
   readonly inputNames: readonly string[];
+  /** Model output names. */
   readonly outputNames: readonly string[];
+  /** Declared inputs. */
   readonly inputMetadata: readonly OnnxValueMetadata[];
+  /** Declared outputs. */
   readonly outputMetadata: readonly OnnxValueMetadata[];
   /** True when the session lives in a worker thread. */
   readonly usesWorkerThread: boolean;
+  /** Threads ONNX Runtime uses inside one operator. */
   readonly intraOpNumThreads: number;
+  /** Threads ONNX Runtime uses across operators. */
   readonly interOpNumThreads: number;
 
   private readonly backend: InferenceBackend;
