@@ -102,8 +102,13 @@ export function upkeepSchemaStatements(dialect: Dialect): string[] {
       ? `CREATE INDEX ${n('idx_upkeep_tasks_finished')} ON ${n('maintenance_tasks')} (${n('status')}, ${n('finished_at')})`
       : `CREATE INDEX ${n('idx_upkeep_tasks_finished')} ON ${n('maintenance_tasks')} (${n('status')}, ${n('finished_at')}) WHERE ${n('finished_at')} IS NOT NULL`,
     // Metrics (average wait) and the unknown-type sweep look at recent starts.
-    `CREATE INDEX ${n('idx_upkeep_tasks_started')} ON ${n('maintenance_tasks')} (${n('started_at')}, ${n('processor_type')})`,
-    `CREATE UNIQUE INDEX ${n('uq_upkeep_tasks_unique_key')} ON ${n('maintenance_tasks')} (${n('unique_key')})`,
+    dialect === 'mysql'
+      ? `CREATE INDEX ${n('idx_upkeep_tasks_started')} ON ${n('maintenance_tasks')} (${n('started_at')}, ${n('processor_type')})`
+      : `CREATE INDEX ${n('idx_upkeep_tasks_started')} ON ${n('maintenance_tasks')} (${n('started_at')}, ${n('processor_type')}) WHERE ${n('started_at')} IS NOT NULL`,
+    // Partial where possible: enqueues without a key (most) skip this index entirely.
+    dialect === 'mysql'
+      ? `CREATE UNIQUE INDEX ${n('uq_upkeep_tasks_unique_key')} ON ${n('maintenance_tasks')} (${n('unique_key')})`
+      : `CREATE UNIQUE INDEX ${n('uq_upkeep_tasks_unique_key')} ON ${n('maintenance_tasks')} (${n('unique_key')}) WHERE ${n('unique_key')} IS NOT NULL`,
     createTable(
       dialect,
       'maintenance_task_dependencies',

@@ -159,7 +159,7 @@ export class TaskStore {
       // the same transaction as the insert, so it is delivered only if the insert commits).
       const due = part.some((r) => r.status === 'PENDING' && r.startAt <= now);
       const insert = `INSERT INTO ${this.t()} (${colList}) SELECT ${colList} FROM json_populate_recordset(NULL::${this.t()}, ?::json)
-         ON CONFLICT (${c.id('unique_key')}) DO NOTHING RETURNING ${c.id('id')}`;
+         ON CONFLICT (${c.id('unique_key')}) WHERE ${c.id('unique_key')} IS NOT NULL DO NOTHING RETURNING ${c.id('id')}`;
       const { rows } = await db.query<{ id: string }>(
         due
           ? `WITH ins AS (${insert}), woke AS (SELECT pg_notify('${NOTIFY_CHANNEL}', '') AS n WHERE EXISTS (SELECT 1 FROM ins))
@@ -181,7 +181,7 @@ export class TaskStore {
     const values = part.map(() => tuple).join(', ');
     if (c.dialect === 'sqlite') {
       const { rows } = await db.query<{ id: string }>(
-        `INSERT INTO ${this.t()} (${colList}) VALUES ${values} ON CONFLICT (${c.id('unique_key')}) DO NOTHING RETURNING ${c.id('id')}`,
+        `INSERT INTO ${this.t()} (${colList}) VALUES ${values} ON CONFLICT (${c.id('unique_key')}) WHERE ${c.id('unique_key')} IS NOT NULL DO NOTHING RETURNING ${c.id('id')}`,
         params,
       );
       return built(new Set(rows.map((r) => r.id)));
