@@ -13,7 +13,9 @@ const CONCURRENCY = arg('concurrency', 10);
 const SINGLE = arg('single', 2_000);
 const CLAIM_BATCH = arg('claim-batch', 200);
 const LATENCY_SAMPLES = arg('latency-samples', 200);
-const EVENTS = !process.argv.includes('--no-events');
+const persistArg = process.argv.indexOf('--persist');
+// --no-events: store none; --persist failed,cancelled: store only those types; default: all.
+const EVENTS: boolean | string[] = process.argv.includes('--no-events') ? false : persistArg > 0 ? process.argv[persistArg + 1]!.split(',') : true;
 const PG = { host: process.env.PGHOST ?? '127.0.0.1', port: Number(process.env.PGPORT ?? 5432), username: process.env.PGUSER ?? 'postgres', password: process.env.PGPASSWORD ?? '' };
 
 @Processor('bench-noop')
@@ -35,7 +37,7 @@ async function main() {
   const dataSource = new DataSource({ type: 'postgres', ...PG, database: dbName, entities: [...UPKEEP_ENTITIES], migrations: [...UPKEEP_MIGRATIONS], migrationsRun: true, extra: { max: 20 } });
   await dataSource.initialize();
   const upkeep = new Upkeep({ dataSource, processors: [NoopProcessor], settings: { persistEvents: EVENTS, maxQueueSize: 1000 } });
-  log(`upkeep throughput benchmark: PostgreSQL, ${TASKS} no-op tasks, concurrency ${CONCURRENCY}, claimBatchSize ${CLAIM_BATCH}, events ${EVENTS ? "persisted" : "off"}`);
+  log(`upkeep throughput benchmark: PostgreSQL, ${TASKS} no-op tasks, concurrency ${CONCURRENCY}, claimBatchSize ${CLAIM_BATCH}, events ${EVENTS === true ? 'all persisted' : EVENTS === false ? 'off' : `persisted: ${EVENTS.join(', ')}`}`);
   try {
     // 1. Single enqueue.
     log(`[1/4] enqueueing ${SINGLE} tasks one by one...`);

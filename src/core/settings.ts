@@ -1,6 +1,9 @@
 import { plainToInstance, Type } from 'class-transformer';
-import { IsBoolean, IsInt, IsNumber, Max, Min, ValidateNested, validateSync, type ValidationError } from 'class-validator';
+import { Allow, IsBoolean, IsInt, IsNumber, Max, Min, ValidateNested, validateSync, type ValidationError } from 'class-validator';
 import { SettingsValidationError } from './errors';
+import { TaskEventType } from '../events/event-map';
+
+const EVENT_TYPES: readonly string[] = Object.values(TaskEventType);
 
 /** Retry policy for failed tasks (seed: `tasks.retry`). */
 export class RetrySettings {
@@ -59,9 +62,13 @@ export class UpkeepSettings {
   @IsInt() @Min(100) @Max(2_147_483_647)
   metricsIntervalMs = 5000;
 
-  /** Persist lifecycle events to `task_events` (batched). @defaultValue true */
-  @IsBoolean()
-  persistEvents = true;
+  /**
+   * Which lifecycle events are stored in `task_events` (batched): `true` all, `false` none, or
+   * a list of `TaskEventType` values (e.g. `['failed', 'cancelled', 'out_of_memory']` to keep
+   * only what needs attention on a high-volume queue). @defaultValue true
+   */
+  @Allow()
+  persistEvents: boolean | string[] = true;
 
   /** Default per-task timeout when a processor sets none. @defaultValue 300_000 (five minutes) */
   @IsInt() @Min(1) @Max(2_147_483_647)
@@ -161,10 +168,21 @@ export function resolveSettings(input: UpkeepSettingsInput | UpkeepYamlSettings 
     }
   };
   collect(validateSync(settings, { forbidUnknownValues: false }));
+  const persist: unknown = settings.persistEvents;
+  if (typeof persist !== 'boolean') {
+    const bad = !Array.isArray(persist) ? [persist] : persist.filter((t) => typeof t !== 'string' || !EVENT_TYPES.includes(t));
+    if (!Array.isArray(persist) || bad.length) {
+      problems.push({
+        key: name('persistEvents'),
+        message: `must be true, false, or a list of event types (${EVENT_TYPES.join(', ')}); got ${JSON.stringify(Array.isArray(persist) ? bad : persist)}`,
+      });
+    }
+  }
   if (settings.retry.maxDelayMs < settings.retry.initialDelayMs) {
     problems.push({ key: name('maxDelayMs', 'retry'), message: `must be >= ${name('initialDelayMs', 'retry')}` });
   }
   if (problems.length) throw new SettingsValidationError(problems);
   Object.freeze(settings.retry);
+  if (Array.isArray(settings.persistEvents)) settings.persistEvents = Object.freeze([...settings.persistEvents]) as string[];
   return Object.freeze(settings);
 }

@@ -60,9 +60,10 @@ export class UpkeepInternals {
 
   /** Emits an event and, when enabled, queues its `task_events` row. */
   publish<E extends UpkeepEventName>(event: E, payload: UpkeepEventMap[E]): void {
-    if (this.settings.persistEvents) {
+    const persist = this.settings.persistEvents;
+    if (persist) {
       const row = toEventRow(event, payload, this.now());
-      if (row) this.recorder.record(row);
+      if (row && (persist === true || persist.includes(row.eventType))) this.recorder.record(row);
     }
     this.events.emit(event, payload);
   }

@@ -42,6 +42,20 @@ describe.skipIf(problem)(`end to end on ${TEST_DB}`, () => {
     expect(rows.map((r: { event_type: string }) => r.event_type)).toEqual(['created', 'started', 'completed']);
   });
 
+  it('persistEvents as a list stores only those event types', async () => {
+    const selective = new Upkeep({ dataSource, processors: [SumProcessor, MisbehavingProcessor], settings: { persistEvents: ['failed'], retry: { maxAttempts: 1 } } });
+    const ok = await selective.createTask(SumProcessor.create({ numbers: [1] }));
+    const bad = await selective.createTask(MisbehavingProcessor.create({ mode: 'throw' }));
+    await selective.runDue();
+    await selective.close();
+    const p = TEST_DB === 'postgres' ? ['$1', '$2'] : ['?', '?'];
+    const rows: Array<{ task_id: string; event_type: string }> = await dataSource.query(
+      `SELECT task_id, event_type FROM task_events WHERE task_id IN (${p[0]}, ${p[1]}) ORDER BY id`,
+      [ok.id, bad.id],
+    );
+    expect(rows).toEqual([{ task_id: bad.id, event_type: 'failed' }]);
+  });
+
   it('round-trips dates and nested objects through processor_json', async () => {
     const window = Object.assign(new Window(), { from: new Date('2026-01-01T00:00:00Z'), to: new Date('2026-01-31T00:00:00Z') });
     const task = await upkeep.createTask(DatesProcessor.create({ window }));

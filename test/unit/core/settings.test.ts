@@ -191,3 +191,17 @@ describe('resolveSettings: rejections name each key in the spelling the user wro
     expect(keysOf(error)).toEqual(['other', 'tasks.max_queue_size', 'tasks.nope', 'tasks.queue_timeout_seconds', 'tasks.retry.backoff', 'tasks.retry.max_attempts']);
   });
 });
+
+describe('persistEvents: all, none, or a list of event types', () => {
+  it('accepts true, false and a list of known event types (also in the YAML shape)', () => {
+    expect(resolveSettings({ persistEvents: false }).persistEvents).toBe(false);
+    expect(resolveSettings({ persistEvents: ['failed', 'out_of_memory'] }).persistEvents).toEqual(['failed', 'out_of_memory']);
+    expect(resolveSettings({ tasks: { persist_events: ['cancelled'] } }).persistEvents).toEqual(['cancelled']);
+  });
+
+  it('rejects unknown event types and other values, naming the key', () => {
+    expect(() => resolveSettings({ persistEvents: ['failed', 'explode'] })).toThrow(/persistEvents .*"explode"/);
+    expect(() => resolveSettings({ persistEvents: 'yes' as unknown as boolean })).toThrow(/persistEvents/);
+    expect(() => resolveSettings({ tasks: { persist_events: 3 } })).toThrow(/tasks\.persist_events/);
+  });
+});
