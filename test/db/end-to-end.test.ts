@@ -42,6 +42,33 @@ describe.skipIf(problem)(`end to end on ${TEST_DB}`, () => {
     expect(rows.map((r: { event_type: string }) => r.event_type)).toEqual(['created', 'started', 'completed']);
   });
 
+  it('a listener that throws (or rejects) never breaks a task; the error is reported as runner:error', async () => {
+    const errors: string[] = [];
+    const onError = (e: { during: string }) => errors.push(e.during);
+    const boom = () => {
+      throw new Error('listener bug');
+    };
+    const rejecting = async () => {
+      throw new Error('async listener bug');
+    };
+    upkeep.events.on('runner:error', onError);
+    upkeep.events.on('task:started', boom);
+    upkeep.events.on('task:completed', rejecting);
+    let after = 0;
+    const counter = () => after++;
+    upkeep.events.on('task:started', counter); // listeners after the throwing one still run
+    const task = await upkeep.createTask(SumProcessor.create({ numbers: [2, 3] }));
+    await upkeep.runDue();
+    await new Promise((r) => setTimeout(r, 20));
+    upkeep.events.off('task:started', boom).off('task:completed', rejecting).off('task:started', counter).off('runner:error', onError);
+    const t = (await upkeep.getTask(task.id))!;
+    expect(t.status).toBe('COMPLETED');
+    expect(t.info!.result).toEqual({ sum: 5 });
+    expect(after).toBeGreaterThanOrEqual(1);
+    expect(errors).toContain('listener:task:started');
+    expect(errors).toContain('listener:task:completed');
+  });
+
   it('persistEvents as a list stores only those event types', async () => {
     const selective = new Upkeep({ dataSource, processors: [SumProcessor, MisbehavingProcessor], settings: { persistEvents: ['failed'], retry: { maxAttempts: 1 } } });
     const ok = await selective.createTask(SumProcessor.create({ numbers: [1] }));
