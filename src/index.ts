@@ -39,27 +39,6 @@ export type { RetentionOptions, PruneResult } from './core/retention';
 
 // Pools and devices: everything src/pool/index.ts makes public.
 export * from './pool';
-export type {
-  DetectDevicesOptions,
-  DeviceInfo,
-  DeviceKind,
-  DeviceProbe,
-  AcquireOptions,
-  CreateContext,
-  DestroyReason,
-  DeviceCandidate,
-  DeviceLimits,
-  DeviceSelector,
-  DeviceStats,
-  PoolState,
-  PoolStats,
-  PoolTotals,
-  ServiceFactory,
-  ServiceLease,
-  ServicePoolEventName,
-  ServicePoolEvents,
-  ServicePoolOptions,
-} from './pool';
 export { TaskErrorHandler } from './resources/task-error-handler';
 export type { OomDecision, TaskErrorHandlerOptions } from './resources/task-error-handler';
 export { isOutOfMemoryError } from './resources/out-of-memory';
