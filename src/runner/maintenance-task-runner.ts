@@ -338,11 +338,10 @@ export class MaintenanceTaskRunner {
       do {
         this.pumpAgain = false;
         this.dispatch();
-        // Keep up to max(2 x concurrency, claimBatchSize) claimed (running + queued), within maxQueueSize.
-        const target = Math.max(this.options.concurrency * 2, this.options.claimBatchSize);
-        const room = Math.min(target - this.inFlight.size, this.up.settings.maxQueueSize) - this.queue.size;
+        // Keep up to prefetchTarget claimed (running + queued), within maxQueueSize.
+        const room = Math.min(this.prefetchTarget - this.inFlight.size, this.up.settings.maxQueueSize) - this.queue.size;
         // Claim when the local queue runs low, so slots refill at once while work remains.
-        if (this.stopping || room <= 0 || this.queue.size > Math.max(this.options.concurrency / 2, target / 4)) continue;
+        if (this.stopping || room <= 0 || !this.queueLow) continue;
         const limit = Math.min(room, this.options.claimBatchSize);
         const claimed = await this.up.runnerStore.claim({
           runnerId: this.id,
@@ -401,6 +400,16 @@ export class MaintenanceTaskRunner {
   }
 
   /** Starts queued tasks while slots are free and (with resource tracking) a device has room. */
+  /** Tasks a runner keeps claimed (running + queued): max(2 x concurrency, claimBatchSize). */
+  private get prefetchTarget(): number {
+    return Math.max(this.options.concurrency * 2, this.options.claimBatchSize);
+  }
+
+  /** True when the local queue is low enough to claim more. */
+  private get queueLow(): boolean {
+    return this.queue.size <= Math.max(this.options.concurrency / 2, this.prefetchTarget / 4);
+  }
+
   private dispatch(): void {
     if (this.stopping) return;
     while (this.inFlight.size < this.options.concurrency && this.queue.size) {
@@ -535,7 +544,7 @@ export class MaintenanceTaskRunner {
         if (this.inFlight.get(task.id) === flight) this.inFlight.delete(task.id);
         this.placement?.release(task.id);
         this.dispatch();
-        if (this.queue.size <= Math.max(this.options.concurrency / 2, Math.max(this.options.concurrency * 2, this.options.claimBatchSize) / 4)) this.requestPump();
+        if (this.queueLow) this.requestPump();
         else if (this.isQuiet()) this.checkIdle();
       });
   }

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import { MaintenanceTaskProcessor, Processor, Upkeep, UPKEEP_MIGRATIONS } from '../../src';
-import { createTestDatabase, databaseProblem, TEST_DB, type TestDatabase } from '../helpers/db';
+import { createTestDatabase, databaseProblem, TEST_DB, type TestDatabase, dbDate } from '../helpers/db';
 import { IsInt } from 'class-validator';
 
 const problem = await databaseProblem();
@@ -224,7 +224,7 @@ describe.skipIf(problem)(`UPKEEP_MIGRATIONS on ${TEST_DB}`, () => {
 
   it('enforces the seed\'s foreign keys and the unique key', async () => {
     const now = new Date();
-    const ts = TEST_DB === 'sqlite' ? now.toISOString().replace('T', ' ').replace('Z', '') : now;
+    const ts = dbDate(now);
     const insertTask = (id: string, uniqueKey: string | null) =>
       ds.query(
         sql(`INSERT INTO maintenance_tasks (id, status, processor_type, processor_json, created_at, updated_at, start_at, unique_key) VALUES (?, 'PENDING', 'x', '{}', ?, ?, ?, ?)`),

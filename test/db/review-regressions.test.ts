@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DataSource } from 'typeorm';
 import { IsInt, IsString } from 'class-validator';
 import { MaintenanceTaskProcessor, Processor, Upkeep, type MaintenanceTask, type TaskContext } from '../../src';
-import { databaseProblem, openTestDataSource, TEST_DB, waitFor } from '../helpers/db';
+import { databaseProblem, openTestDataSource, TEST_DB, waitFor, dbDate } from '../helpers/db';
 import { SumProcessor } from '../helpers/processors';
 
 const problem = await databaseProblem();
@@ -113,7 +113,7 @@ describe.skipIf(problem)(`review regressions on ${TEST_DB}`, () => {
     const runner = upkeep.createRunner({ pollIntervalMs: 60_000, leaseMs: 60_000 });
     await runner.start();
     const past = new Date(Date.now() - 1000);
-    const pastParam = TEST_DB === 'sqlite' ? past.toISOString().replace('T', ' ').replace('Z', '') : past;
+    const pastParam = dbDate(past);
     await dataSource.query(`UPDATE maintenance_tasks SET start_at = ${q(1)} WHERE id = ${q(2)}`, [pastParam, task.id]);
     const cancelled = upkeep.events.next('task:cancelled', (e) => e.task.id === task.id);
     const released: string[] = [];

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DataSource } from 'typeorm';
 import { IllegalTransitionError, Upkeep } from '../../src';
-import { databaseProblem, openTestDataSource, TEST_DB, waitFor } from '../helpers/db';
+import { databaseProblem, openTestDataSource, TEST_DB, waitFor, dbDate } from '../helpers/db';
 import { SumProcessor } from '../helpers/processors';
 import { attemptTimes, FlakyProcessor, processedItems, WaitProcessor, WalkProcessor } from '../helpers/long-processors';
 
@@ -195,7 +195,7 @@ describe.skipIf(problem)(`runner behaviour on ${TEST_DB}`, () => {
     await upkeep.runDue();
     const keep = await upkeep.createTask(SumProcessor.create({ numbers: [1] }), { startAt: new Date(Date.now() + 60_000) });
     const past = new Date(Date.now() - 3 * 86_400_000);
-    const pastParam = TEST_DB === 'sqlite' ? past.toISOString().replace('T', ' ').replace('Z', '') : past;
+    const pastParam = dbDate(past);
     await dataSource.query(`UPDATE maintenance_tasks SET finished_at = ${p(1)} WHERE status = 'COMPLETED'`, [pastParam]);
     const before = await upkeep.countByStatus();
     const result = await upkeep.prune({ completedAfterMs: 86_400_000, batchSize: 7 });
@@ -234,7 +234,7 @@ describe.skipIf(problem)(`runner behaviour on ${TEST_DB}`, () => {
     const task = await upkeep.createTask(SumProcessor.create({ numbers: [5] }));
     // Simulate a runner that claimed the task and died: WORKING, lease already expired.
     const past = new Date(Date.now() - 1000);
-    const pastParam = TEST_DB === 'sqlite' ? past.toISOString().replace('T', ' ').replace('Z', '') : past;
+    const pastParam = dbDate(past);
     await dataSource.query(
       `UPDATE maintenance_tasks SET status = 'WORKING', locked_by = 'dead-runner', attempts = 1, lease_expires_at = ${p(1)} WHERE id = ${p(2)}`,
       [pastParam, task.id],
@@ -254,7 +254,7 @@ describe.skipIf(problem)(`runner behaviour on ${TEST_DB}`, () => {
   it('a task out of attempts whose lease expired ends in ERROR with lease_expired', async () => {
     const task = await upkeep.createTask(SumProcessor.create({ numbers: [5] }), { maxAttempts: 1 });
     const past = new Date(Date.now() - 1000);
-    const pastParam = TEST_DB === 'sqlite' ? past.toISOString().replace('T', ' ').replace('Z', '') : past;
+    const pastParam = dbDate(past);
     await dataSource.query(
       `UPDATE maintenance_tasks SET status = 'WORKING', locked_by = 'dead-runner', attempts = 1, lease_expires_at = ${p(1)} WHERE id = ${p(2)}`,
       [pastParam, task.id],
@@ -300,14 +300,14 @@ describe.skipIf(problem)(`runner behaviour on ${TEST_DB}`, () => {
 
   it('a due task of a type no running build knows ends in ERROR with unknown_processor after unknownTypeTimeoutMs', async () => {
     const past = new Date(Date.now() - 5000);
-    const pastParam = TEST_DB === 'sqlite' ? past.toISOString().replace('T', ' ').replace('Z', '') : past;
+    const pastParam = dbDate(past);
     const orphan = await upkeep.createTask(SumProcessor.create({ numbers: [1] }), { startAt: new Date(Date.now() + 60_000) });
     await dataSource.query(`UPDATE maintenance_tasks SET processor_type = 'retired-type', start_at = ${p(1)} WHERE id = ${p(2)}`, [pastParam, orphan.id]);
     // A type some runner is working on right now (a task of it started recently) is left alone.
     const busy = await upkeep.createTask(SumProcessor.create({ numbers: [1] }), { startAt: new Date(Date.now() + 60_000) });
     await dataSource.query(`UPDATE maintenance_tasks SET processor_type = 'busy-type', start_at = ${p(1)} WHERE id = ${p(2)}`, [pastParam, busy.id]);
     const other = await upkeep.createTask(SumProcessor.create({ numbers: [1] }), { startAt: new Date(Date.now() + 60_000) });
-    const nowParam = TEST_DB === 'sqlite' ? new Date().toISOString().replace('T', ' ').replace('Z', '') : new Date();
+    const nowParam = dbDate(new Date());
     await dataSource.query(`UPDATE maintenance_tasks SET processor_type = 'busy-type', status = 'WORKING', started_at = ${p(1)}, locked_by = 'elsewhere' WHERE id = ${p(2)}`, [nowParam, other.id]);
     const runner = upkeep.createRunner({ pollIntervalMs: 20, unknownTypeTimeoutMs: 1000, rescueIntervalMs: 100, leaseMs: 60_000 });
     await runner.start();

@@ -127,3 +127,8 @@ export async function waitFor<T>(fn: () => Promise<T> | T, timeoutMs = 10_000, e
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
+
+/** A Date as a parameter of a raw query on the current backend (SQLite stores UTC text). */
+export function dbDate(date: Date): Date | string {
+  return TEST_DB === 'sqlite' ? date.toISOString().replace('T', ' ').replace('Z', '') : date;
+}
