@@ -19,11 +19,12 @@ export type { RegisteredProcessor } from './processor/processor-registry';
 
 export { MaintenanceTask, TaskMetric, TaskEvent, TaskDependency, UPKEEP_ENTITIES } from './entities';
 export type { JsonValue, TaskInfo } from './entities';
-export { UPKEEP_MIGRATIONS, UpkeepInit1764300000000 } from './migrations';
+export { UPKEEP_MIGRATIONS, UpkeepInit1764300000000, UpkeepRunners1764400000000 } from './migrations';
 
 export { MaintenanceTaskRunner } from './runner/maintenance-task-runner';
 export type { RunnerStats, StopOptions } from './runner/maintenance-task-runner';
 export type { RunnerOptions } from './runner/runner-options';
+export type { RunnerInfo } from './store/runner-registry-store';
 export type { TaskContext } from './runner/task-context';
 export { retryDelayMs } from './runner/backoff';
 

@@ -4,6 +4,7 @@ import type { UpkeepEvents } from '../events/upkeep-events';
 import { toEventRow } from '../events/persisted-events';
 import type { ProcessorRegistry } from '../processor/processor-registry';
 import type { TaskStore } from '../store/task-store';
+import type { RunnerRegistryStore } from '../store/runner-registry-store';
 import type { UpkeepLogger } from './logger';
 import type { UpkeepSettings } from './settings';
 import type { CompiledSchedule } from '../runner/schedules';
@@ -39,6 +40,8 @@ export class UpkeepInternals {
   readonly pools = new Set<PoolStatsSource>();
   /** The store runners use: on SQLite it waits for a host's open transaction instead of joining it. */
   runnerStore!: TaskStore;
+  /** The runner registry (`upkeep_runners`) on the runners' connection. */
+  runnerRegistry!: RunnerRegistryStore;
   /** Host services handed to processors as `ctx.services`. */
   services: Readonly<Record<string, unknown>> = Object.freeze({});
   /** Prunes by the retention policy. */

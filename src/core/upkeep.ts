@@ -10,6 +10,7 @@ import { serializeProcessor, validateProcessor } from '../processor/serializatio
 import { MaintenanceTaskRunner, type RunnerStats } from '../runner/maintenance-task-runner';
 import type { RunnerOptions } from '../runner/runner-options';
 import { TaskStore, type NewTaskRow } from '../store/task-store';
+import { RunnerRegistryStore, type RunnerInfo } from '../store/runner-registry-store';
 import { IllegalTransitionError, InvalidArgumentError, TaskNotFoundError } from './errors';
 import { consoleLogger, type UpkeepLogger } from './logger';
 import { resolveSettings, type UpkeepSettings, type UpkeepSettingsInput, type UpkeepYamlSettings } from './settings';
@@ -119,6 +120,7 @@ export class Upkeep {
     );
     this.internals = new UpkeepInternals(store, this.registry, this.settings, this.events, recorder, logger, options.clock);
     this.internals.runnerStore = runnerStore;
+    this.internals.runnerRegistry = new RunnerRegistryStore(runnerStore.db);
     if (options.schedules !== undefined && !Array.isArray(options.schedules)) throw new InvalidArgumentError('new Upkeep(options): schedules must be an array');
     this.internals.schedules = (options.schedules ?? []).map((def) => new CompiledSchedule(def));
     const names = this.internals.schedules.map((s) => s.def.name);
@@ -221,6 +223,15 @@ export class Upkeep {
   /** Task counts per status. */
   countByStatus(): Promise<Record<TaskStatus, number>> {
     return this.store.countByStatus();
+  }
+
+  /**
+   * Runners alive now, in any process or host sharing this database: those whose last
+   * heartbeat (written to `upkeep_runners`) is within three of their lease lengths. Needs the
+   * `UpkeepRunners1764400000000` migration (part of `UPKEEP_MIGRATIONS`).
+   */
+  listRunners(): Promise<RunnerInfo[]> {
+    return new RunnerRegistryStore(this.store.db).listAlive(this.internals.now());
   }
 
   // ------------------------------------------------------------ running

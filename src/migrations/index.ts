@@ -1,6 +1,7 @@
 import { UpkeepInit1764300000000 } from './1764300000000-upkeep-init';
+import { UpkeepRunners1764400000000 } from './1764400000000-upkeep-runners';
 
-export { UpkeepInit1764300000000 };
+export { UpkeepInit1764300000000, UpkeepRunners1764400000000 };
 
 /** Every migration upkeep needs, oldest first; spread into your DataSource's `migrations`. */
-export const UPKEEP_MIGRATIONS = [UpkeepInit1764300000000] as const;
+export const UPKEEP_MIGRATIONS = [UpkeepInit1764300000000, UpkeepRunners1764400000000] as const;

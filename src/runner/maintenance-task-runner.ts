@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import {
   isUpkeepError,
   TaskCancelledError,
@@ -131,6 +132,8 @@ export class MaintenanceTaskRunner {
   private pumpDone: Promise<void> = Promise.resolve();
   private listener: PgListener | undefined;
   private readonly scheduleCursor = new Map<string, Date>();
+  private registryUsable = true;
+  private startedAt = new Date();
 
   constructor(
     private readonly up: UpkeepInternals,
@@ -179,6 +182,7 @@ export class MaintenanceTaskRunner {
     this.running = true;
     this.stopping = false;
     this.stopped = undefined;
+    this.startedAt = this.up.now();
     this.starting = this.startUp().catch(async (error) => {
       // A runner that failed to start leaves nothing behind: no timers, no registrations.
       this.teardown();
@@ -210,10 +214,44 @@ export class MaintenanceTaskRunner {
       this.listener = new PgListener(this.up.runnerStore.dataSource, this.wake, (error) => this.reportError('listen', error));
       await this.listener.start();
     }
+    await this.register();
     this.up.publish('runner:started', { runnerId: this.id, concurrency: this.options.concurrency, processorTypes: this.processorTypes });
     // A runner that starts rescues right away: a restart after a crash should not wait.
     await this.rescueExpired();
     if (!this.stopping) this.requestPump();
+  }
+
+  /** Writes this runner's row in `upkeep_runners`; a registry that cannot be written is reported once and then left alone. */
+  private async register(): Promise<void> {
+    if (!this.registryUsable) return;
+    try {
+      await this.up.runnerRegistry.register(
+        {
+          id: this.id,
+          host: hostname(),
+          pid: process.pid,
+          concurrency: this.options.concurrency,
+          processorTypes: this.processorTypes,
+          leaseMs: this.options.leaseMs,
+          inFlight: this.inFlight.size + this.queue.size,
+          startedAt: this.startedAt,
+        },
+        this.up.now(),
+      );
+    } catch (error) {
+      this.registryUsable = false;
+      this.reportError('registry', error);
+    }
+  }
+
+  /** One statement per heartbeat; a row removed meanwhile (this runner was frozen past its leases) is written again. */
+  private async beatRegistry(): Promise<void> {
+    if (!this.registryUsable) return;
+    const present = await this.up.runnerRegistry.beat(this.id, this.inFlight.size + this.queue.size + this.completions.length, this.up.now()).catch((error) => {
+      this.reportError('registry', error);
+      return true;
+    });
+    if (!present) await this.register();
   }
 
   /** Clears timers and registrations (stop, or a failed start). */
@@ -290,6 +328,7 @@ export class MaintenanceTaskRunner {
     await this.flushCompletions(Date.now() + Math.max(5000, graceMs));
     await this.metrics.flush();
     this.teardown();
+    if (this.registryUsable) await this.up.runnerRegistry.remove(this.id).catch((error) => this.reportError('registry', error));
     await this.up.recorder.flush();
     this.running = false;
     this.up.publish('runner:stopped', { runnerId: this.id, handedBack: this.counters.handedBack });
@@ -987,6 +1026,7 @@ export class MaintenanceTaskRunner {
     // Only what this runner is tracking: running, queued, or waiting for its result to be
     // written. A task whose outcome could not be written is not renewed, so it is rescued.
     const tracked = new Set<string>([...this.inFlight.keys(), ...this.queue.list().map((q) => q.task.id), ...this.completions.map((c) => c.task.id)]);
+    await this.beatRegistry();
     if (!tracked.size) return;
     const held = await this.up.runnerStore.heartbeat(this.id, [...tracked], this.options.leaseMs, this.up.now());
     const heldIds = new Map(held.map((h) => [h.id, h.control]));
@@ -1054,6 +1094,8 @@ export class MaintenanceTaskRunner {
         await this.cancelDependents([task.id]);
       }
     }
+    // Rows of runners that died without removing themselves.
+    if (this.registryUsable) await this.up.runnerRegistry.removeStale(now).catch((error) => this.reportError('registry', error));
     // Dependents of tasks that failed while they were being created.
     const failed = await this.up.runnerStore.findBlockedByFailure(100);
     if (failed.length) await this.cancelDependents(failed);

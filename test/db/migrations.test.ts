@@ -6,7 +6,7 @@ import { IsInt } from 'class-validator';
 
 const problem = await databaseProblem();
 
-const UPKEEP_TABLES = ['maintenance_task_dependencies', 'maintenance_tasks', 'task_events', 'task_metrics'];
+const UPKEEP_TABLES = ['maintenance_task_dependencies', 'maintenance_tasks', 'task_events', 'task_metrics', 'upkeep_runners'];
 
 /** Every column DESIGN.md §3 and the seeds name, by table (progress is stored as done/total). */
 const REQUIRED_COLUMNS: Record<string, string[]> = {
@@ -298,6 +298,9 @@ describe.skipIf(problem)(`UPKEEP_MIGRATIONS on ${TEST_DB}`, () => {
 
   it('a second revert and rerun cycle also works (down is repeatable)', async () => {
     await ds.undoLastMigration();
+    // The newest migration (the runner registry) goes first, the rest stay.
+    expect(upkeepTablesIn(await readSchema(ds))).toEqual(UPKEEP_TABLES.filter((t) => t !== 'upkeep_runners'));
+    for (let i = UPKEEP_MIGRATIONS.length - 1; i > 0; i--) await ds.undoLastMigration();
     expect(upkeepTablesIn(await readSchema(ds))).toEqual([]);
     await ds.runMigrations();
     expect(upkeepTablesIn(await readSchema(ds))).toEqual(UPKEEP_TABLES);
