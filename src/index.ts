@@ -5,8 +5,10 @@ export { createMaintenanceTask } from './core/create-maintenance-task';
 export { resolveSettings, UpkeepSettings, RetrySettings } from './core/settings';
 export type { UpkeepSettingsInput, UpkeepYamlSettings } from './core/settings';
 export { TaskStatus, TaskFailureReason, TASK_TRANSITIONS, FINISHED_STATUSES, canTransition } from './core/status';
-export { consoleLogger } from './core/logger';
-export type { UpkeepLogger } from './core/logger';
+export { consoleLogger, toUpkeepLogger, childLogger, detectLoggerStyle } from './core/logger';
+export type { UpkeepLogger, LoggerStyle, HostLogger, ToUpkeepLoggerOptions } from './core/logger';
+export { attachLifecycleLogger } from './core/lifecycle-logger';
+export type { LifecycleLoggerOptions, TaskLogFields } from './core/lifecycle-logger';
 export * from './core/errors';
 
 export { MaintenanceTaskProcessor } from './processor/maintenance-task-processor';
