@@ -49,3 +49,7 @@ export { toPrometheus as metricsToPrometheus } from './metrics/prometheus';
 export type { UpkeepMetrics, TaskHealth } from './metrics/metrics-types';
 export * from './queue';
 export type { PoolStatsSource } from './core/upkeep-internals';
+
+// Admin API: framework-agnostic handler (adapters live in upkeep/express, upkeep/fastify, upkeep/nestjs).
+export * from './admin';
+export { Sensitive, MASK as SENSITIVE_MASK } from './processor/sensitive';

@@ -22,7 +22,13 @@ export type UpkeepErrorCode =
   | 'OUT_OF_MEMORY'
   | 'MEMORY_LIMIT_EXCEEDED'
   | 'MISSING_PEER_DEPENDENCY'
-  | 'UNSUPPORTED_DATABASE';
+  | 'UNSUPPORTED_DATABASE'
+  | 'UNAUTHORIZED'
+  | 'FORBIDDEN'
+  | 'ROUTE_NOT_FOUND'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'UNSUPPORTED_MEDIA_TYPE'
+  | 'RATE_LIMITED';
 
 /** Base class of every error upkeep throws; carries a stable `code`. */
 export class UpkeepError extends Error {

@@ -1,0 +1,11 @@
+export { createAdminHandler } from './create-admin-handler';
+export type { AdminHandler, AdminHandlerOptions, AdminPermission, AdminPolicy, AdminPrincipal, AdminRequest, AdminResponse, AdminRole } from './admin-types';
+export { defaultPolicy, ROLE_PERMISSIONS, ALL_PERMISSIONS } from './auth';
+export { ERROR_STATUS } from './error-mapping';
+export type { AdminErrorBody } from './error-mapping';
+export { recordAudit } from './audit';
+export type { AuditEntry } from './audit';
+export { ADMIN_ROUTES } from './routes';
+export type { AdminRoute, RouteContext } from './route-context';
+export { openApiDocument } from './openapi';
+export { propsSchemaOf } from './props-schema';
