@@ -22,6 +22,8 @@ export default defineConfig({
       dbProject('postgres'),
       dbProject('mariadb'),
       { extends: true, test: { name: 'e2e', include: ['test/e2e/**/*.test.ts', 'examples/**/*.test.ts'], testTimeout: 180_000, hookTimeout: 120_000 } },
+      // Process-level faults (issue 7): throwaway servers restarted and killed, runner processes frozen and killed.
+      { extends: true, test: { name: 'fault', include: ['test/fault/**/*.test.ts'], testTimeout: 180_000, hookTimeout: 180_000, fileParallelism: false } },
     ],
   },
 });

@@ -1,0 +1,281 @@
+// Shared pieces of the process-level fault tests: the control side (the test's own DataSource
+// and Upkeep, used to enqueue and to read what happened, tolerant of outages), and the
+// summary of issue 7 computed from the database and the runners' execution logs.
+import 'reflect-metadata';
+import { DataSource, type DataSourceOptions } from 'typeorm';
+import { Upkeep } from '../../src';
+import { FaultWorkProcessor, type FaultFailure } from '../e2e/fixtures/fault-work';
+import { executionsByTask, readExecutions, unfinishedStarts, type Execution, type RunnerProcess } from '../helpers/runner-process';
+import { sleep } from '../helpers/throwaway-postgres';
+
+export { FaultWorkProcessor };
+
+/** The test's own connection: enqueues and reads; every read retries through an outage. */
+export interface Control {
+  dataSource: DataSource;
+  upkeep: Upkeep;
+  dialect: 'postgres' | 'mysql';
+  /** A query that retries (for up to 60 s) while the server is down or restarting. */
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+  counts(): Promise<Record<string, number>>;
+  close(): Promise<void>;
+}
+
+export async function openControl(options: DataSourceOptions): Promise<Control> {
+  const dataSource = new DataSource({ ...options, migrationsRun: true });
+  await dataSource.initialize();
+  const upkeep = new Upkeep({ dataSource, processors: [FaultWorkProcessor] });
+  const dialect = options.type === 'postgres' ? 'postgres' : 'mysql';
+  const query = async <T>(sql: string, params: unknown[] = []): Promise<T[]> => {
+    const until = Date.now() + 60_000;
+    for (;;) {
+      try {
+        return (await dataSource.query(dialect === 'postgres' ? sql : sql.replace(/\$\d+/g, '?'), params)) as T[];
+      } catch (error) {
+        if (Date.now() > until) throw error;
+        await sleep(50);
+      }
+    }
+  };
+  return {
+    dataSource,
+    upkeep,
+    dialect,
+    query,
+    async counts() {
+      const rows = await query<{ status: string; n: string | number }>('SELECT status, COUNT(*) AS n FROM maintenance_tasks GROUP BY status');
+      const out: Record<string, number> = { PENDING: 0, WORKING: 0, COMPLETED: 0, ERROR: 0 };
+      for (const r of rows) out[r.status] = Number(r.n);
+      return out;
+    },
+    async close() {
+      await upkeep.close().catch(() => undefined);
+      if (dataSource.isInitialized) await dataSource.destroy().catch(() => undefined);
+    },
+  };
+}
+
+/** One task of a fault scenario: it succeeds after `workMs`, or fails on purpose (`fail`). */
+export interface TaskSpec {
+  label: string;
+  workMs?: number;
+  fail?: FaultFailure;
+}
+
+/** Enqueues the tasks (failing ones with maxAttempts 1: one execution each); returns their ids by label. */
+export async function enqueue(control: Control, specs: TaskSpec[]): Promise<Map<string, TaskSpec>> {
+  const byId = new Map<string, TaskSpec>();
+  for (let i = 0; i < specs.length; i += 1000) {
+    const part = specs.slice(i, i + 1000);
+    const tasks = await control.upkeep.createTasks(
+      part.map((s) => ({
+        processor: FaultWorkProcessor.create({ label: s.label, ...(s.workMs ? { workMs: s.workMs } : {}), ...(s.fail ? { fail: s.fail } : {}) }),
+        ...(s.fail ? { maxAttempts: 1 } : { maxAttempts: 5 }),
+      })),
+    );
+    tasks.forEach((t, j) => byId.set(t.id, part[j]!));
+  }
+  return byId;
+}
+
+/** Polls `fn` (errors count as "not yet") until it returns truthy or `timeoutMs` passes. */
+export async function until<T>(what: string, fn: () => Promise<T> | T, timeoutMs = 60_000, everyMs = 25): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await Promise.resolve()
+      .then(fn)
+      .catch(() => undefined);
+    if (value) return value as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`until: ${what}: not reached within ${timeoutMs} ms`);
+    await sleep(everyMs);
+  }
+}
+
+/**
+ * Waits until no other connection to this database is executing a statement (frozen runner
+ * processes then cannot change a row any more: what is committed is what they left).
+ */
+export async function quiesced(control: Control): Promise<void> {
+  const sql =
+    control.dialect === 'postgres'
+      ? "SELECT COUNT(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' AND pid <> pg_backend_pid()"
+      : "SELECT COUNT(*) AS n FROM information_schema.processlist WHERE db = DATABASE() AND command NOT IN ('Sleep', 'Daemon') AND id <> CONNECTION_ID()";
+  await until('no statement of another connection running', async () => Number((await control.query<{ n: string }>(sql))[0]!.n) === 0, 20_000, 10);
+}
+
+export interface TaskRow {
+  id: string;
+  status: string;
+  attempts: number;
+  failure_reason: string | null;
+  last_error: string | null;
+  info: { error?: { message?: string; name?: string }; attempts?: Array<{ reason: string; message?: string }> } | null;
+}
+
+export async function taskRows(control: Control): Promise<TaskRow[]> {
+  const rows = await control.query<TaskRow & { info: unknown }>('SELECT id, status, attempts, failure_reason, last_error, info FROM maintenance_tasks');
+  return rows.map((r) => ({ ...r, attempts: Number(r.attempts), info: typeof r.info === 'string' ? (JSON.parse(r.info) as TaskRow['info']) : (r.info as TaskRow['info']) }));
+}
+
+/** Issue 7's summary of a fault run. */
+export interface FaultSummary {
+  tasks: number;
+  executions: number;
+  /** Not in a final state, or a task that should succeed that never ran. */
+  lost: string[];
+  /** Tasks whose processor succeeded (or would: they never fail) that ended ERROR. */
+  succeededButError: string[];
+  /** Tasks re-run while no earlier execution of theirs was cut off by a kill. */
+  extraExecutions: string[];
+  /** Tasks with a lease_expired attempt not explained by a killed or frozen runner. */
+  abortedByOwnRunner: string[];
+  /** Failing tasks whose stored error does not carry the original message. */
+  failureMessageLost: string[];
+  /** Final tasks missing a started or final event in task_events. */
+  eventsMissing: string[];
+  /** Ids whose final state says result_not_serializable / "The database refused the result". */
+  refusedResult: string[];
+}
+
+/**
+ * Computes the summary. `excusedLeaseLoss`: tasks whose runner was killed or frozen while it
+ * held them (a lease_expired attempt is expected there).
+ */
+export async function summarise(control: Control, specs: Map<string, TaskSpec>, executions: Execution[], excusedLeaseLoss: Set<string> = new Set()): Promise<FaultSummary> {
+  const rows = await taskRows(control);
+  const byTask = executionsByTask(executions);
+  const events = await control.query<{ task_id: string; event_type: string }>('SELECT task_id, event_type FROM task_events');
+  const eventTypes = new Map<string, Set<string>>();
+  for (const e of events) {
+    let s = eventTypes.get(e.task_id);
+    if (!s) eventTypes.set(e.task_id, (s = new Set()));
+    s.add(e.event_type);
+  }
+  const s: FaultSummary = {
+    tasks: rows.length,
+    executions: executions.filter((e) => e.kind === 'S').length,
+    lost: [],
+    succeededButError: [],
+    extraExecutions: [],
+    abortedByOwnRunner: [],
+    failureMessageLost: [],
+    eventsMissing: [],
+    refusedResult: [],
+  };
+  for (const row of rows) {
+    const spec = specs.get(row.id);
+    if (!spec) continue;
+    const ex = byTask.get(row.id) ?? { starts: [], ends: 0, fails: 0, cutOff: 0 };
+    const final = row.status === 'COMPLETED' || row.status === 'ERROR';
+    if (!final || (!spec.fail && ex.ends === 0)) s.lost.push(row.id);
+    if (!spec.fail && row.status === 'ERROR') s.succeededButError.push(row.id);
+    if (ex.starts.length > 1 + ex.cutOff) s.extraExecutions.push(row.id);
+    if (!excusedLeaseLoss.has(row.id) && (row.info?.attempts ?? []).some((a) => a.reason === 'lease_expired')) s.abortedByOwnRunner.push(row.id);
+    if (spec.fail) {
+      const marker = `original failure ${spec.label}`;
+      const stored = [row.last_error ?? '', row.info?.error?.message ?? ''];
+      if (row.status !== 'ERROR' || !stored.every((m) => m.includes(marker))) s.failureMessageLost.push(row.id);
+    }
+    if (row.failure_reason === 'result_not_serializable' || /refused the result/.test(row.last_error ?? '')) s.refusedResult.push(row.id);
+    if (final) {
+      const types = eventTypes.get(row.id) ?? new Set();
+      const finalType = row.status === 'COMPLETED' ? 'completed' : 'failed';
+      if (!types.has('created') || !types.has('started') || !types.has(finalType)) s.eventsMissing.push(row.id);
+    }
+  }
+  return s;
+}
+
+/** The summary as a table a person reads at a glance. */
+export function formatSummary(title: string, s: FaultSummary, extra: Record<string, number | string> = {}): string {
+  const line = (k: string, v: number | string) => `  ${k.padEnd(44, '.')} ${v}`;
+  return [
+    `== ${title}`,
+    line('tasks', s.tasks),
+    line('executions (process() starts)', s.executions),
+    line('lost', s.lost.length),
+    line('succeeded but ERROR', s.succeededButError.length),
+    line('  of which "database refused the result"', s.refusedResult.length),
+    line('re-run without a cut-off execution', s.extraExecutions.length),
+    line('lease expired under a live runner', s.abortedByOwnRunner.length),
+    line('failures without their original message', s.failureMessageLost.length),
+    line('tasks missing lifecycle events', s.eventsMissing.length),
+    ...Object.entries(extra).map(([k, v]) => line(k, v)),
+  ].join('\n');
+}
+
+/** "n tasks (first ids ...)": the message of a failed count assertion. */
+export function sample(ids: string[]): string {
+  return `${ids.length} task(s)${ids.length ? `, e.g. ${ids.slice(0, 3).join(', ')}` : ''}`;
+}
+
+/** One fault of a scenario: made once `atCompleted` tasks are COMPLETED and some are WORKING. */
+export interface Fault {
+  name: string;
+  atCompleted: number;
+  act: () => Promise<unknown>;
+}
+
+export interface Outage {
+  fault: string;
+  from: number;
+  to: number;
+  /** Executions running (started, not ended) in the runner processes right before the fault. */
+  runningBefore: number;
+  /** Executions that ended (E lines) while the fault lasted: results that had to be written through it. */
+  endedDuring: number;
+}
+
+/**
+ * Runs the faults in order while the runners work, each once `atCompleted` tasks are
+ * COMPLETED and an execution is running in a runner process (read from the execution logs),
+ * then waits until every task is final (at most `finalTimeoutMs`; what is not final then
+ * counts as lost), and returns what happened.
+ */
+export async function runFaults(control: Control, runners: RunnerProcess[], total: number, faults: Fault[], finalTimeoutMs = 60_000): Promise<{ outages: Outage[]; executions: Execution[] }> {
+  const outages: Outage[] = [];
+  for (const f of faults) {
+    await until(`${f.atCompleted} tasks completed before ${f.name}`, async () => (await control.counts()).COMPLETED >= f.atCompleted, 90_000);
+    const runningBefore = await until(
+      `an execution running before ${f.name}`,
+      () => unfinishedStarts(readExecutions(runners.filter((r) => r.alive).map((r) => r.logPath))).length,
+      30_000,
+      2,
+    );
+    const from = Date.now();
+    await f.act();
+    outages.push({ fault: f.name, from, to: Date.now(), runningBefore, endedDuring: 0 });
+  }
+  await until(
+    'every task final',
+    async () => {
+      const c = await control.counts();
+      return c.COMPLETED + c.ERROR === total;
+    },
+    finalTimeoutMs,
+    200,
+  ).catch(() => undefined);
+  const executions = readExecutions(runners.map((r) => r.logPath));
+  for (const o of outages) o.endedDuring = executions.filter((e) => e.kind === 'E' && e.at >= o.from && e.at <= o.to).length;
+  return { outages, executions };
+}
+
+export function formatOutages(outages: Outage[]): string {
+  return outages.map((o) => `  ${o.fault}: ${o.to - o.from} ms, ${o.runningBefore} running before, ${o.endedDuring} executions ended meanwhile`).join('\n');
+}
+
+/** runner:error events grouped by what the runner was doing and the message's start, most frequent first. */
+export function errorDigest(runners: RunnerProcess[], top = 8): string {
+  const counts = new Map<string, number>();
+  for (const r of runners) {
+    for (const e of r.errors()) {
+      const key = `${e.during}: ${(e.message ?? '').replace(/[0-9a-f]{8}-[0-9a-f-]{27}/g, '<id>').slice(0, 90)}`;
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+    }
+  }
+  return [...counts.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)
+    .map(([k, n]) => `    ${String(n).padStart(5)}  ${k}`)
+    .join('\n');
+}

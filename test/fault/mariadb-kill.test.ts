@@ -1,0 +1,97 @@
+// Issue 7, defect 1, the lost task_events and the claim deadlocks, on MariaDB: a server of the
+// test's own is killed with SIGKILL and started again on the same datadir and port, three
+// times, under two runner processes running 3,000 short tasks. Each kill is made while tasks
+// are running in a runner process; afterwards the test checks that executions ended during
+// each outage (results that had to be written through it).
+//
+// The rule checked: a write that fails for a passing reason never changes the outcome, and a
+// deadlock is a passing reason (retried quietly, never lost work). With the runner processes
+// alive and each outage far shorter than the lease, each task must end COMPLETED, executed
+// exactly once, with its events stored.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRunnerProcess, type RunnerProcess } from '../helpers/runner-process';
+import { startThrowawayMariadb, throwawayMariadbProblem, type ThrowawayMariadb } from '../helpers/throwaway-mariadb';
+import { enqueue, errorDigest, formatOutages, formatSummary, openControl, runFaults, sample, summarise, type Control, type FaultSummary, type Outage } from './harness';
+
+const problem = throwawayMariadbProblem();
+const N = 3000;
+const DB = 'upkeep_fault';
+
+describe.skipIf(problem)('MariaDB killed with SIGKILL and restarted under two runner processes', () => {
+  let maria: ThrowawayMariadb;
+  let control: Control;
+  let logDir: string;
+  let runners: RunnerProcess[] = [];
+  let summary: FaultSummary;
+  let outages: Outage[];
+  let deadlockErrors: string[] = [];
+
+  beforeAll(async () => {
+    maria = await startThrowawayMariadb();
+    await maria.createDatabase(DB);
+    control = await openControl(maria.options(DB));
+    logDir = mkdtempSync(join(tmpdir(), 'upkeep-fault-'));
+    const specs = await enqueue(control, Array.from({ length: N }, (_, i) => ({ label: `t${i}`, workMs: 10 + (i % 5) * 10 })));
+    const runner = { concurrency: 10, leaseMs: 15_000, rescueIntervalMs: 1000, claimBatchSize: 20 };
+    runners = await Promise.all(['a', 'b'].map((name) => startRunnerProcess({ name, dataSource: maria.options(DB), logDir, runner })));
+    const run = await runFaults(control, runners, N, [
+      { name: 'kill -9 and restart #1 (down 300 ms)', atCompleted: 400, act: () => maria.killAndRestart(300) },
+      { name: 'kill -9 and restart #2', atCompleted: 1200, act: () => maria.killAndRestart(0) },
+      { name: 'kill -9 and restart #3 (down 300 ms)', atCompleted: 2000, act: () => maria.killAndRestart(300) },
+    ]);
+    outages = run.outages;
+    summary = await summarise(control, specs, run.executions);
+    const errors = runners.flatMap((r) => r.errors());
+    deadlockErrors = errors.filter((e) => /Deadlock found/i.test(e.message ?? '')).map((e) => `${e.during}: ${e.message}`);
+    // eslint-disable-next-line no-console
+    console.log(
+      `${formatSummary('MariaDB killed -9 and restarted, 2 runner processes', summary, {
+        'runner:error events': errors.length,
+        '"Deadlock found" runner:error events': deadlockErrors.length,
+      })}\n${formatOutages(outages)}\n  runner:error events by kind:\n${errorDigest(runners)}`,
+    );
+  }, 240_000);
+
+  afterAll(async () => {
+    for (const r of runners) await r.kill().catch(() => undefined);
+    await control?.close();
+    await maria?.destroy();
+    if (logDir) rmSync(logDir, { recursive: true, force: true });
+  });
+
+  it('created the condition: every kill hit while executions were running, and executions ended during each outage', () => {
+    expect(outages).toHaveLength(3);
+    for (const o of outages) expect(o.runningBefore, o.fault).toBeGreaterThan(0);
+    for (const o of outages) expect(o.endedDuring, o.fault).toBeGreaterThan(0);
+  });
+
+  it('no task lost: every task COMPLETED', () => {
+    expect(summary.tasks).toBe(N);
+    expect(summary.lost.length, sample(summary.lost)).toBe(0);
+  });
+
+  it('defect 1: no successful task recorded as an ERROR', () => {
+    expect(summary.refusedResult.length, sample(summary.refusedResult)).toBe(0);
+    expect(summary.succeededButError.length, sample(summary.succeededButError)).toBe(0);
+  });
+
+  it('defect 1: no task re-run because its completion write failed (each ran exactly once)', () => {
+    expect(summary.extraExecutions.length, sample(summary.extraExecutions)).toBe(0);
+    expect(summary.executions).toBe(N);
+  });
+
+  it('no lease expired under a live runner', () => {
+    expect(summary.abortedByOwnRunner.length, sample(summary.abortedByOwnRunner)).toBe(0);
+  });
+
+  it('task_events: no lifecycle event dropped during an outage (created, started and completed of every task stored)', () => {
+    expect(summary.eventsMissing.length, sample(summary.eventsMissing)).toBe(0);
+  });
+
+  it('claim deadlocks ("Deadlock found when trying to get lock") are retried quietly, never surfaced as runner:error', () => {
+    expect(deadlockErrors.length, deadlockErrors.slice(0, 3).join('\n')).toBe(0);
+  });
+});
