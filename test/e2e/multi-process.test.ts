@@ -82,13 +82,36 @@ describe.each(backends)('several runner processes on %s', (db) => {
     const survivor = await startRunner(database, env);
     cleanups.push(async () => [victim, survivor].forEach((c) => c.kill('SIGKILL')));
     await waitFor(async () => (await upkeep.countByStatus()).COMPLETED >= 20, 60_000, 50);
+    // Kill the victim while it holds tasks, made sure of rather than hoped for: freeze both
+    // runners, wait until none of their statements is still executing (what is committed then
+    // is what they left), read what the victim holds; if nothing, let them run a moment and
+    // try again. Killed while frozen, the victim never writes again: its rows change only by
+    // the survivor's rescue after the lease.
+    const activeSql =
+      db === 'postgres'
+        ? "SELECT COUNT(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' AND pid <> pg_backend_pid()"
+        : "SELECT COUNT(*) AS n FROM information_schema.processlist WHERE db = DATABASE() AND command NOT IN ('Sleep', 'Daemon') AND id <> CONNECTION_ID()";
+    let held: Array<{ id: string }> = [];
+    await waitFor(
+      async () => {
+        victim.kill('SIGSTOP');
+        survivor.kill('SIGSTOP');
+        await waitFor(async () => Number((await dataSource.query(activeSql))[0].n) === 0, 10_000, 5);
+        held = await dataSource.query(`SELECT id FROM maintenance_tasks WHERE status = 'WORKING' AND locked_by LIKE ${db === 'postgres' ? '$1' : '?'}`, [
+          `%:${victim.pid}:%`,
+        ]);
+        if (held.length) return true;
+        victim.kill('SIGCONT');
+        survivor.kill('SIGCONT');
+        await new Promise((r) => setTimeout(r, 20));
+        return false;
+      },
+      60_000,
+      0,
+    );
     victim.kill('SIGKILL');
     await once(victim, 'exit');
-    // What the dead runner held when it died (its rows cannot change any more until rescued).
-    const held: Array<{ id: string }> = await dataSource.query(
-      `SELECT id FROM maintenance_tasks WHERE status = 'WORKING' AND locked_by LIKE ${db === 'postgres' ? '$1' : '?'}`,
-      [`%:${victim.pid}:%`],
-    );
+    survivor.kill('SIGCONT');
     expect(held.length).toBeGreaterThan(0);
     await waitFor(async () => (await upkeep.countByStatus()).COMPLETED === N, 60_000, 100);
     const counts = await upkeep.countByStatus();
