@@ -7,6 +7,9 @@ export default defineConfig({
     index: 'src/index.ts',
     'integrations/onnx/index': 'src/integrations/onnx/index.ts',
     'integrations/onnx/inference-worker': 'src/integrations/onnx/inference-worker.ts',
+    'integrations/express/index': 'src/integrations/express/index.ts',
+    'integrations/fastify/index': 'src/integrations/fastify/index.ts',
+    'integrations/nestjs/index': 'src/integrations/nestjs/index.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,
@@ -17,5 +20,5 @@ export default defineConfig({
   platform: 'node',
   treeshake: true,
   // Peers (required and optional) are never bundled.
-  external: ['typeorm', 'reflect-metadata', 'class-validator', 'class-transformer', 'onnxruntime-node', 'express', 'fastify', /^@nestjs\//],
+  external: ['typeorm', 'reflect-metadata', 'class-validator', 'class-transformer', 'onnxruntime-node', 'express', 'fastify', 'rxjs', /^@nestjs\//],
 });
