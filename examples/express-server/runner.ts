@@ -7,7 +7,7 @@ import { DEMO_PROCESSORS, openDemoDataSource } from './demo-common';
 
 const dataSource = await openDemoDataSource();
 const upkeep = new Upkeep({ dataSource, processors: DEMO_PROCESSORS });
-const runner = upkeep.createRunner({ concurrency: 4, pollIntervalMs: 100 });
+const runner = upkeep.createRunner({ concurrency: 4, pollIntervalMs: 100, heartbeatIntervalMs: 1000 });
 await runner.start();
 console.log(`upkeep runner ready (pid ${process.pid}, ${dataSource.options.type})`);
 const stop = async () => {

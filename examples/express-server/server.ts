@@ -15,7 +15,7 @@ import { DEMO_PROCESSORS, demoAuthorize, openDemoDataSource, runnerEnabled } fro
 
 const dataSource = await openDemoDataSource();
 const upkeep = new Upkeep({ dataSource, processors: DEMO_PROCESSORS });
-const runner = runnerEnabled() ? upkeep.createRunner({ concurrency: 4, pollIntervalMs: 200 }) : undefined;
+const runner = runnerEnabled() ? upkeep.createRunner({ concurrency: 4, pollIntervalMs: 200, heartbeatIntervalMs: 1000 }) : undefined;
 await runner?.start();
 
 const app = express();

@@ -1,0 +1,3 @@
+import { exampleSuite } from './example-harness';
+
+exampleSuite('express', 'examples/express-server/server.ts');
