@@ -1,0 +1,3 @@
+import { exampleSuite } from '../express-server/example-harness';
+
+exampleSuite('fastify', 'examples/fastify-server/server.ts');

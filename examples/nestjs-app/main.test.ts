@@ -1,0 +1,3 @@
+import { exampleSuite } from '../express-server/example-harness';
+
+exampleSuite('nestjs', 'examples/nestjs-app/main.ts');
