@@ -10,7 +10,9 @@ const fail = (message) => {
 
 const [pack] = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }));
 const files = new Set(pack.files.map((f) => f.path));
-for (const required of ['dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/index.d.cts', 'dist/integrations/onnx/index.js', 'dist/integrations/onnx/index.cjs', 'dist/integrations/onnx/index.d.ts', 'dist/integrations/onnx/inference-worker.js', 'dist/integrations/onnx/inference-worker.cjs', 'package.json', 'README.md', 'CHANGELOG.md']) {
+const ADAPTERS = ['express', 'fastify', 'nestjs'];
+const adapterFiles = ADAPTERS.flatMap((a) => ['js', 'cjs', 'd.ts', 'd.cts'].map((ext) => `dist/integrations/${a}/index.${ext}`));
+for (const required of ['dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/index.d.cts', 'dist/integrations/onnx/index.js', 'dist/integrations/onnx/index.cjs', 'dist/integrations/onnx/index.d.ts', 'dist/integrations/onnx/inference-worker.js', 'dist/integrations/onnx/inference-worker.cjs', ...adapterFiles, 'package.json', 'README.md', 'CHANGELOG.md']) {
   if (!files.has(required)) fail(`npm pack is missing ${required}`);
 }
 for (const path of files) if (/^(src|test|examples|bench)\//.test(path)) fail(`npm pack ships ${path}`);
@@ -52,3 +54,33 @@ const sameClass = (kind) => {
 };
 sameClass('esm');
 sameClass('cjs');
+
+// Each adapter subpath loads its own framework and none of the others' (ESM and CJS), and
+// its errors are the root entry's classes.
+const FRAMEWORK = { express: 'express', fastify: 'fastify', nestjs: '@nestjs' };
+const adapterProbe = (adapter, kind) => {
+  const entry = new URL(`../dist/integrations/${adapter}/index.${kind === 'esm' ? 'js' : 'cjs'}`, import.meta.url);
+  const root = new URL(`../dist/index.${kind === 'esm' ? 'js' : 'cjs'}`, import.meta.url);
+  const exportName = { express: 'createUpkeepRouter', fastify: 'upkeepFastifyPlugin', nestjs: 'UpkeepModule' }[adapter];
+  const body = `
+    if (!m[${JSON.stringify(exportName)}]) throw new Error('no ${exportName} export');
+    let thrown;
+    try { ${adapter === 'express' ? 'm.createUpkeepRouter({}, {})' : adapter === 'nestjs' ? 'm.UpkeepModule.forRoot({})' : 'm.upkeepFastifyPlugin({}, {})'} } catch (e) { thrown = e; }
+    const check = (e) => { if (!(e instanceof root.InvalidArgumentError)) throw new Error('${adapter} threw a different error class: ' + e); };
+    if (thrown) check(thrown);
+    Promise.resolve(thrown ? undefined : m.upkeepFastifyPlugin?.({}, {})).then(() => { throw new Error('expected an InvalidArgumentError'); }, check).then(() => {
+      const cache = Object.keys(req.cache);
+      console.log(JSON.stringify(cache));
+    }).catch((e) => { console.error(e); process.exit(1); });`;
+  const code =
+    kind === 'esm'
+      ? `import 'reflect-metadata'; import { createRequire } from 'node:module'; const req = createRequire(import.meta.url); const root = await import(${JSON.stringify(root.href)}); const m = await import(${JSON.stringify(entry.href)}); ${body}`
+      : `require('reflect-metadata'); const req = require; const root = require(${JSON.stringify(root.pathname)}); const m = require(${JSON.stringify(entry.pathname)}); ${body}`;
+  const out = execFileSync(process.execPath, kind === 'esm' ? ['--input-type=module', '-e', code] : ['-e', code], { encoding: 'utf8' });
+  const loaded = JSON.parse(out.trim().split('\n').pop());
+  const others = Object.entries(FRAMEWORK).filter(([a]) => a !== adapter).map(([, name]) => name);
+  const offenders = loaded.filter((p) => [...others, 'onnxruntime-node'].some((name) => p.includes(`/node_modules/${name}/`)));
+  if (offenders.length) fail(`upkeep/${adapter} (${kind}) loaded other frameworks: ${offenders.slice(0, 5).join(', ')}`);
+  console.log(`check-package: ${kind.toUpperCase()} upkeep/${adapter} loads none of ${others.join(', ')}; its errors are the root entry's classes`);
+};
+for (const adapter of ADAPTERS) for (const kind of ['esm', 'cjs']) adapterProbe(adapter, kind);
