@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { AdminResponse } from './admin-types';
 
 /**
  * Serves the pre-built dashboard (`dist/dashboard/`) for `GET /dashboard` and `/dashboard/*`.
@@ -9,13 +10,11 @@ import { fileURLToPath } from 'node:url';
  * the root entry loads no front-end code.
  */
 
-/** What `serveDashboard` answers: the admin handler's response shape, with a raw body. */
-export interface DashboardResponse {
-  status: number;
-  headers: Record<string, string>;
-  /** `string` for HTML and errors, `Buffer` for static assets; sent as is (not JSON). */
-  body?: unknown;
-}
+/**
+ * What `serveDashboard` answers: an {@link AdminResponse} whose body is a `string` (HTML,
+ * plain-text errors) or a `Buffer` (static assets), to be sent as is, never as JSON.
+ */
+export type DashboardResponse = AdminResponse & { body: string | Buffer };
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
