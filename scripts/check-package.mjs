@@ -62,16 +62,15 @@ const adapterProbe = (adapter, kind) => {
   const entry = new URL(`../dist/integrations/${adapter}/index.${kind === 'esm' ? 'js' : 'cjs'}`, import.meta.url);
   const root = new URL(`../dist/index.${kind === 'esm' ? 'js' : 'cjs'}`, import.meta.url);
   const exportName = { express: 'createUpkeepRouter', fastify: 'upkeepFastifyPlugin', nestjs: 'UpkeepModule' }[adapter];
+  const attempt = { express: 'm.createUpkeepRouter({}, {})', fastify: 'await m.upkeepFastifyPlugin({}, {})', nestjs: 'm.UpkeepModule.forRootAsync({})' }[adapter];
   const body = `
-    if (!m[${JSON.stringify(exportName)}]) throw new Error('no ${exportName} export');
-    let thrown;
-    try { ${adapter === 'express' ? 'm.createUpkeepRouter({}, {})' : adapter === 'nestjs' ? 'm.UpkeepModule.forRoot({})' : 'm.upkeepFastifyPlugin({}, {})'} } catch (e) { thrown = e; }
-    const check = (e) => { if (!(e instanceof root.InvalidArgumentError)) throw new Error('${adapter} threw a different error class: ' + e); };
-    if (thrown) check(thrown);
-    Promise.resolve(thrown ? undefined : m.upkeepFastifyPlugin?.({}, {})).then(() => { throw new Error('expected an InvalidArgumentError'); }, check).then(() => {
-      const cache = Object.keys(req.cache);
-      console.log(JSON.stringify(cache));
-    }).catch((e) => { console.error(e); process.exit(1); });`;
+    (async () => {
+      if (!m[${JSON.stringify(exportName)}]) throw new Error('no ${exportName} export');
+      let thrown;
+      try { ${attempt}; } catch (e) { thrown = e; }
+      if (!(thrown instanceof root.InvalidArgumentError)) throw new Error('${adapter} did not throw the root InvalidArgumentError: ' + thrown);
+      console.log(JSON.stringify(Object.keys(req.cache)));
+    })().catch((e) => { console.error(String(e)); process.exit(1); });`;
   const code =
     kind === 'esm'
       ? `import 'reflect-metadata'; import { createRequire } from 'node:module'; const req = createRequire(import.meta.url); const root = await import(${JSON.stringify(root.href)}); const m = await import(${JSON.stringify(entry.href)}); ${body}`
