@@ -12,7 +12,7 @@ import { taskDetail, taskSummary, sensitiveKeys } from './task-view';
 import { dbOf, listRunners } from './upkeep-access';
 
 /** Totals are counted up to this many rows; above, `total` is this and `totalCapped` is true. */
-export const TOTAL_CAP = 10_000;
+export const TOTAL_CAP = 1_000;
 
 /** Encodes a page position as an opaque string. */
 export function encodeCursor(c: AdminTaskCursor): string {
