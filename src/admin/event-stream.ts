@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from '../core/errors';
+import { onStoredEvents } from '../store/admin-event-listener';
 import { eventsAfter, latestEventId } from '../store/admin-event-queries';
 import { progressChangedSince } from '../store/admin-task-queries';
 import type { AdminResponse } from './admin-types';
@@ -44,6 +45,24 @@ export async function eventStream(ctx: RouteContext): Promise<AdminResponse> {
   if (outer) outer.aborted ? ac.abort() : outer.addEventListener('abort', () => ac.abort(), { once: true });
   const { ssePollIntervalMs: poll, sseKeepAliveMs: keepAlive } = ctx.options;
 
+  // PostgreSQL: a trigger NOTIFYs on stored events and progress; each wakes the poll at once.
+  let wake: (() => void) | undefined;
+  let woken = false;
+  const unsubscribe = onStoredEvents(ctx.upkeep.internals.store.dataSource, () => {
+    woken = true;
+    wake?.();
+  });
+  ac.signal.addEventListener('abort', unsubscribe, { once: true });
+  const nap = async (ms: number) => {
+    if (woken) return void (woken = false);
+    const waker = new AbortController();
+    wake = () => waker.abort();
+    const both = AbortSignal.any ? AbortSignal.any([ac.signal, waker.signal]) : ac.signal;
+    await sleep(ms, both);
+    wake = undefined;
+    woken = false;
+  };
+
   async function* run(): AsyncGenerator<string> {
     let cursor = start;
     let progressSince = new Date(ctx.upkeep.internals.now().getTime() - 1000);
@@ -73,11 +92,17 @@ export async function eventStream(ctx: RouteContext): Promise<AdminResponse> {
         lastWrite = Date.now();
         yield `: keep-alive\n\n`;
       }
-      await sleep(poll, ac.signal);
+      await nap(poll);
     }
   }
 
-  const gen = run();
+  const gen = (async function* () {
+    try {
+      yield* run();
+    } finally {
+      unsubscribe();
+    }
+  })();
   const stream: AsyncIterable<string> = {
     [Symbol.asyncIterator]: () => ({
       next: () => (ac.signal.aborted ? gen.return(undefined) : gen.next()),

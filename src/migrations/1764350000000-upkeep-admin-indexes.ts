@@ -11,16 +11,28 @@ const INDEXES: Array<[name: string, table: string, columns: string[]]> = [
   ['idx_upkeep_events_type', 'task_events', ['event_type', 'id']],
 ];
 
-/** Statements creating the admin API's indexes on one dialect. */
+/**
+ * PostgreSQL only: statement-level triggers that NOTIFY `upkeep_events` when events are stored
+ * or progress is written, so admin event streams in any process read at once instead of at
+ * their next poll. One notification per statement (PostgreSQL folds repeats in a transaction).
+ */
+const PG_NOTIFY = [
+  `CREATE FUNCTION "upkeep_notify_events"() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_notify('upkeep_events', TG_TABLE_NAME); RETURN NULL; END $$`,
+  `CREATE TRIGGER "upkeep_events_notify" AFTER INSERT ON "task_events" FOR EACH STATEMENT EXECUTE FUNCTION "upkeep_notify_events"()`,
+  `CREATE TRIGGER "upkeep_progress_notify" AFTER UPDATE OF "progress_done" ON "maintenance_tasks" FOR EACH STATEMENT EXECUTE FUNCTION "upkeep_notify_events"()`,
+];
+
+/** Statements creating the admin API's indexes (and, on PostgreSQL, its NOTIFY triggers) on one dialect. */
 export function adminIndexStatements(dialect: Dialect): string[] {
   const n = (name: string) => q(dialect, name);
-  return INDEXES.map(([name, table, columns]) => `CREATE INDEX ${n(name)} ON ${n(table)} (${columns.map(n).join(', ')})`);
+  const indexes = INDEXES.map(([name, table, columns]) => `CREATE INDEX ${n(name)} ON ${n(table)} (${columns.map(n).join(', ')})`);
+  return dialect === 'postgres' ? [...indexes, ...PG_NOTIFY] : indexes;
 }
 
 /**
  * Indexes for the admin API: task pages in (created_at, id) order, unfiltered, by status and
  * by processor type (each page is an index range scan, however deep the cursor), and the
- * global audit list (`event_type = 'audit'` by id).
+ * global audit list (`event_type = 'audit'` by id); on PostgreSQL, NOTIFY triggers for event streams.
  */
 export class UpkeepAdminIndexes1764350000000 implements MigrationInterface {
   name = 'UpkeepAdminIndexes1764350000000';
@@ -31,6 +43,11 @@ export class UpkeepAdminIndexes1764350000000 implements MigrationInterface {
 
   async down(queryRunner: QueryRunner): Promise<void> {
     const dialect = dialectOf(queryRunner.connection);
+    if (dialect === 'postgres') {
+      await queryRunner.query(`DROP TRIGGER IF EXISTS "upkeep_progress_notify" ON "maintenance_tasks"`);
+      await queryRunner.query(`DROP TRIGGER IF EXISTS "upkeep_events_notify" ON "task_events"`);
+      await queryRunner.query(`DROP FUNCTION IF EXISTS "upkeep_notify_events"()`);
+    }
     for (const [name, table] of [...INDEXES].reverse()) {
       await queryRunner.query(dialect === 'mysql' ? `DROP INDEX ${q(dialect, name)} ON ${q(dialect, table)}` : `DROP INDEX ${q(dialect, name)}`);
     }
