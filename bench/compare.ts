@@ -10,8 +10,10 @@
  * Flags: --rounds N, --tasks N (processing, default 20,000), --single N (single enqueue,
  * default 2,000), --latency-samples N (default 300), --other-tasks N (MariaDB and SQLite, default 5,000),
  * --backlog N (default 200,000; 0 skips),
- * --only pg,mariadb,sqlite,pool,backlog, --no-second-upkeep (drop the persistEvents: false column),
- * --pool-seconds S.
+ * --only pg,mariadb,sqlite,pool,backlog, --with-events-off (a second upkeep column with
+ * persistEvents: false), --pool-seconds S, --process-cap S (longest a processing phase may
+ * run, default 45; past it the rate is over the tasks run so far, marked "capped"),
+ * --budget-min M (default 14: the backlog drain, run last, is capped to what is left).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -26,7 +28,8 @@ import { flag, fmt, has, intFlag, loadAverage, log, machine } from './lib/util';
 import { GraphileWorkerSubject } from './peers/graphile-worker';
 import { PgBossSubject } from './peers/pg-boss';
 import { measurePool, POOL_CONFIG, POOL_NAMES } from './peers/pools';
-import { RAW_CONFIG, rawMariadb, rawPostgres, rawSqlite } from './peers/raw-sql';
+import { myVersion } from './lib/mysql';
+import { RAW_CONFIG, rawMariadb, rawPostgres, rawSqlite, sqliteVersion } from './peers/raw-sql';
 import { UpkeepSubject } from './peers/upkeep';
 
 const QUICK = has('quick');
@@ -38,13 +41,18 @@ const sizes: ScenarioSizes = {
   batch: 1_000,
   latencySamples: intFlag('latency-samples', QUICK ? 50 : 300),
   latencyBudgetS: QUICK ? 5 : 15,
+  processCapS: intFlag('process-cap', QUICK ? 30 : 45),
 };
+/** The whole run's time budget: the backlog drain (last) gets what is left of it. */
+const BUDGET_S = intFlag('budget-min', QUICK ? 6 : 14) * 60;
+const runStart = performance.now();
+const secondsLeft = () => BUDGET_S - (performance.now() - runStart) / 1000;
 /** MariaDB and SQLite process several times slower than PostgreSQL here: fewer tasks keep the suite under 15 minutes. */
 const OTHER_TASKS = intFlag('other-tasks', QUICK ? 1_000 : 5_000);
 const BACKLOG = intFlag('backlog', QUICK ? 10_000 : 200_000);
 const POOL_SECONDS = Number(flag('pool-seconds', QUICK ? '0.2' : '1'));
 const SECTIONS = new Set((flag('only') ?? 'pg,mariadb,sqlite,pool,backlog').split(','));
-const SECOND_UPKEEP = !has('no-second-upkeep');
+const SECOND_UPKEEP = has('with-events-off');
 const BORROWERS = [1, 10, 100];
 
 let results: Results;
@@ -57,6 +65,9 @@ async function postgresSuite(results: Results): Promise<void> {
   const probe = new PgProbe(database);
   await probe.connect();
   try {
+    const [version] = await probe.query<{ v: string; fsync: string; sc: string }>("SELECT split_part(version(), ' ', 2) AS v, current_setting('fsync') AS fsync, current_setting('synchronous_commit') AS sc");
+    results.databases.postgres = `PostgreSQL ${version!.v} (fsync ${version!.fsync}, synchronous_commit ${version!.sc})`;
+    log(`[pg] ${results.databases.postgres}, database ${database}`);
     const subjects: QueueSubject[] = [
       new UpkeepSubject({ name: 'upkeep', dialect: 'postgres', pgDatabase: database, probe }),
       ...(SECOND_UPKEEP ? [new UpkeepSubject({ name: 'upkeep (events off)', dialect: 'postgres', pgDatabase: database, probe, settings: { persistEvents: false } })] : []),
@@ -91,9 +102,6 @@ async function postgresSuite(results: Results): Promise<void> {
       }
       results.postgres.rounds['raw SQL']!.push(raw);
     }
-    if (SECTIONS.has('backlog') && BACKLOG > 0) {
-      results.backlog = await runBacklog(database, probe, BACKLOG);
-    }
   } finally {
     await probe.end();
     await dropPgDatabase(database);
@@ -102,6 +110,8 @@ async function postgresSuite(results: Results): Promise<void> {
 
 async function otherDatabases(results: Results, which: 'mariadb' | 'sqlite'): Promise<void> {
   const subject = new UpkeepSubject({ name: 'upkeep', dialect: which, myPrefix: `bench_${runId}` });
+  results.databases[which] = which === 'mariadb' ? `MariaDB ${await myVersion()}` : `SQLite ${sqliteVersion()} (better-sqlite3 file, default pragmas)`;
+  log(`[${which}] ${results.databases[which]}`);
   results.config[`${which} upkeep`] = subject.config;
   const rounds: RoundFigures[] = [];
   const raws: RoundFigures[] = [];
@@ -170,7 +180,9 @@ async function main(): Promise<void> {
     rounds: ROUNDS,
     sizes,
     otherDatabaseTasks: OTHER_TASKS,
+    budgetS: BUDGET_S,
     backlogTasks: BACKLOG,
+    databases: {},
     config: {},
     postgres: { rounds: {} },
     pool: {},
@@ -178,25 +190,25 @@ async function main(): Promise<void> {
   log(`upkeep side-by-side bench${QUICK ? ' (quick)' : ''}: ${ROUNDS} round(s), ${fmt(sizes.tasks)} tasks processed, ${fmt(sizes.single)} single enqueues, concurrency 10`);
   log(`machine: ${results.machine.cpus} x ${results.machine.cpu}, ${results.machine.memoryGiB} GiB, Node ${results.machine.node}, commit ${results.machine.commit}${results.machine.srcModifiedSinceCommit ? ' (src/ has uncommitted changes)' : ''}`);
   log(`load average at start: ${results.loadAverageAtStart.join(', ')}`);
-  const t0 = performance.now();
-  if (SECTIONS.has('pg') || SECTIONS.has('backlog')) {
-    if (!SECTIONS.has('pg')) {
-      // backlog alone
-      const database = `bench_${runId}`;
-      await createPgDatabase(database);
-      const probe = new PgProbe(database);
-      await probe.connect();
-      try {
-        results.backlog = await runBacklog(database, probe, BACKLOG);
-      } finally {
-        await probe.end();
-        await dropPgDatabase(database);
-      }
-    } else await postgresSuite(results);
-  }
+  const t0 = runStart;
+  if (SECTIONS.has('pg')) await postgresSuite(results);
   if (SECTIONS.has('mariadb')) await otherDatabases(results, 'mariadb');
   if (SECTIONS.has('sqlite')) await otherDatabases(results, 'sqlite');
   if (SECTIONS.has('pool')) await poolSuite(results);
+  if (SECTIONS.has('backlog') && BACKLOG > 0) {
+    const database = `bench_${runId}_backlog`;
+    await createPgDatabase(database);
+    const probe = new PgProbe(database);
+    await probe.connect();
+    try {
+      const capS = Math.max(30, Math.floor(secondsLeft() - 15));
+      log(`[backlog] ${Math.round(secondsLeft())} s of the ${BUDGET_S / 60}-minute budget left: the drain may take up to ${capS} s`);
+      results.backlog = await runBacklog(database, probe, BACKLOG, capS);
+    } finally {
+      await probe.end();
+      await dropPgDatabase(database);
+    }
+  }
   results.loadAverageAtEnd = loadAverage();
   results.durationS = Math.round((performance.now() - t0) / 1000);
 

@@ -16,3 +16,13 @@ export async function myAdmin(...statements: string[]): Promise<void> {
     await connection.end();
   }
 }
+
+export async function myVersion(): Promise<string> {
+  const connection = await mysql.createConnection({ ...MY });
+  try {
+    const [rows] = await connection.query<mysql.RowDataPacket[]>('SELECT VERSION() AS v');
+    return String(rows[0]!.v);
+  } finally {
+    await connection.end();
+  }
+}

@@ -16,8 +16,10 @@ export interface Results {
   rounds: number;
   sizes: ScenarioSizes;
   otherDatabaseTasks: number;
+  budgetS: number;
   backlogTasks: number;
   errors?: string[];
+  databases: Partial<Record<'postgres' | 'mariadb' | 'sqlite', string>>;
   config: Record<string, unknown>;
   postgres: { rounds: Record<string, RoundFigures[]> };
   mariadb?: { rounds: Record<string, RoundFigures[]> };
@@ -67,7 +69,7 @@ export function buildReport(results: Results) {
   const allMedians: Record<string, unknown> = {};
   const check = (what: string, value: number, target: number, lowerIsBetter = false, unit = '×') => {
     const met = !Number.isFinite(value) ? null : lowerIsBetter ? value <= target : value >= target;
-    targets.push({ what, figure: `${sig(value)}${unit}`, target: `${lowerIsBetter ? '≤' : '≥'} ${target}${unit}`, met });
+    targets.push({ what, figure: Number.isFinite(value) ? `${sig(value)}${unit}` : '—', target: `${lowerIsBetter ? '≤' : '≥'} ${target}${unit}`, met });
   };
 
   const pgNames = Object.keys(results.postgres.rounds);
@@ -93,6 +95,8 @@ export function buildReport(results: Results) {
     );
     const errors = Object.entries(results.postgres.rounds).flatMap(([n, rs]) => rs.flatMap((r, i) => (r.errors ?? []).map((e) => `  ${n} round ${i + 1}: ${e}`)));
     if (errors.length) lines.push('errors:', ...errors);
+    const capped = Object.entries(results.postgres.rounds).flatMap(([n, rs]) => rs.flatMap((r, i) => (r.capped ?? []).map((c) => `${n} round ${i + 1} ${c}`)));
+    if (capped.length) lines.push(`capped at ${results.sizes.processCapS} s (rate over the tasks run until then): ${capped.join('; ')}`);
     const latencyN = Object.entries(results.postgres.rounds).map(([n, rs]) => `${n} ${rs.map((r) => r.latencySamples ?? 0).join('/')}`);
     lines.push(`start-latency samples per round: ${latencyN.join('; ')}`);
     lines.push('');
@@ -141,6 +145,8 @@ export function buildReport(results: Results) {
       ]),
     );
     const errors = Object.entries(section.rounds).flatMap(([n, rs]) => rs.flatMap((x, i) => (x.errors ?? []).map((e) => `  ${n} round ${i + 1}: ${e}`)));
+    const capped = section.rounds.upkeep?.flatMap((x, i) => (x.capped ?? []).map((c) => `round ${i + 1} ${c}`)) ?? [];
+    if (capped.length) lines.push(`capped at ${results.sizes.processCapS} s: ${capped.join('; ')}`);
     if (errors.length) lines.push('errors:', ...errors);
     lines.push('');
     if (Number.isFinite(r)) bars.push({ metric: `${which === 'mariadb' ? 'MariaDB' : 'SQLite'} processing`, peer: '÷ raw SQL', ratio: r });
@@ -159,7 +165,8 @@ export function buildReport(results: Results) {
           const sp = med[`ServicePool|${b}`]!;
           const gp = med[`generic-pool|${b}`]!;
           const tn = med[`tarn|${b}`]!;
-          return [String(b), fmt(sp), fmt(gp), fmt(tn), `${sig(sp / gp)}×`, `${sig(sp / tn)}×`];
+          const x = (v: number) => (Number.isFinite(v) ? `${sig(v)}×` : '—');
+          return [String(b), fmt(sp), fmt(gp), fmt(tn), x(sp / gp), x(sp / tn)];
         }),
       ]),
     );
@@ -190,6 +197,7 @@ export function buildReport(results: Results) {
         ['heap used at drain start / peak / end (MB)', `${bl.heapUsedMb.drainStart} / ${bl.heapUsedMb.peak} / ${bl.heapUsedMb.end}`],
       ]),
     );
+    if (bl.capped) lines.push(`drain CAPPED at ${bl.capS} s (the run's time budget) with ${fmt(bl.drained)} of ${fmt(bl.tasks)} run: rates are over those`);
     if (bl.error) lines.push(`error: ${bl.error}`);
     lines.push('');
     if (base !== undefined) {

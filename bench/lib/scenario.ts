@@ -15,6 +15,8 @@ export interface RoundFigures {
   latencyP95?: number;
   latencyMax?: number;
   latencySamples?: number;
+  /** Phases stopped at their time cap (their rate is over the tasks run until then). */
+  capped?: string[];
   errors?: string[];
 }
 
@@ -26,6 +28,8 @@ export interface ScenarioSizes {
   latencySamples: number;
   /** Seconds the latency phase may take at most (a polling library gets fewer samples). */
   latencyBudgetS: number;
+  /** Seconds a processing phase may take at most (keeps the suite inside its time budget). */
+  processCapS: number;
 }
 
 interface Running {
@@ -50,17 +54,32 @@ async function startCounting(subject: QueueSubject): Promise<Running> {
   };
 }
 
-/** Waits until `n` more handler runs happened and the database shows `doneTarget` finished tasks; returns ms since `t0`. */
-async function drain(label: string, subject: QueueSubject, running: Running, n: number, doneTarget: number, t0: number): Promise<number> {
-  const timeoutMs = Math.max(120_000, n * 20);
+export interface Drained {
+  ms: number;
+  /** Tasks the rate is over: `n`, or the handler runs so far when the phase hit its cap. */
+  tasks: number;
+  capped: boolean;
+}
+
+/**
+ * Waits until `n` handler runs happened and the database shows `doneTarget` finished tasks
+ * (ms since `t0`), or until `capS` seconds have passed: then the rate is over the runs so far.
+ */
+async function drain(label: string, subject: QueueSubject, running: Running, n: number, doneTarget: number, t0: number, capS: number): Promise<Drained> {
+  const deadline = t0 + capS * 1000;
   const ticker = setInterval(() => log(`    ${label}: ${fmt(running.runs())}/${fmt(n)} run, ${fmt(running.runs() / ((performance.now() - t0) / 1000))}/s`), 5000);
   try {
-    await waitFor(`${label}: ${n} handler runs`, () => running.runs() >= n, timeoutMs, 5);
+    await waitFor(`${label}: ${n} handler runs`, () => running.runs() >= n || performance.now() > deadline, capS * 1000 + 60_000, 5);
+    if (running.runs() < n) {
+      const ms = performance.now() - t0;
+      log(`    ${label}: CAPPED at ${capS} s with ${fmt(running.runs())}/${fmt(n)} run; the rate is over those`);
+      return { ms, tasks: running.runs(), capped: true };
+    }
     await waitFor(`${label}: ${doneTarget} completions stored`, async () => (await subject.countDone()) >= doneTarget, 60_000, 10);
   } finally {
     clearInterval(ticker);
   }
-  return performance.now() - t0;
+  return { ms: performance.now() - t0, tasks: n, capped: false };
 }
 
 async function phase(figures: RoundFigures, what: string, fn: () => Promise<void>): Promise<boolean> {
@@ -96,13 +115,16 @@ export async function pgRound(subject: QueueSubject, probe: PgProbe, sizes: Scen
       log(`${tag} single enqueue, ${sizes.producers} producers: ${fmt(f.singleEnqueue)}/s`);
     });
     await phase(f, 'processing after single enqueue', async () => {
+      const before = await subject.countDone();
       const t0 = performance.now();
       running = await startCounting(subject);
-      const ms = await drain(`${tag} processing`, subject, running, sizes.single, sizes.single, t0);
-      f.processAfterSingle = (sizes.single / ms) * 1000;
+      const d = await drain(`${tag} processing`, subject, running, sizes.single, before + sizes.single, t0, sizes.processCapS);
+      f.processAfterSingle = (d.tasks / d.ms) * 1000;
       await running.worker.stop();
       running = undefined;
-      log(`${tag} processing ${fmt(sizes.single)} after single enqueue: ${fmt(f.processAfterSingle)}/s`);
+      if (d.capped) (f.capped ??= []).push('processAfterSingle');
+      if (d.capped) await subject.discardPending();
+      log(`${tag} processing ${fmt(d.tasks)} after single enqueue: ${fmt(f.processAfterSingle)}/s${d.capped ? ' (capped)' : ''}`);
     });
     await phase(f, 'bulk enqueue', async () => {
       const t0 = performance.now();
@@ -112,16 +134,25 @@ export async function pgRound(subject: QueueSubject, probe: PgProbe, sizes: Scen
     });
     await phase(f, 'processing after bulk enqueue', async () => {
       await sleep(1100); // let every backend flush its commit counter
+      const before = await subject.countDone();
       const c0 = await probe.commits();
       const own0 = probe.ownCommits;
       const t0 = performance.now();
       running = await startCounting(subject);
-      const ms = await drain(`${tag} processing`, subject, running, sizes.tasks, sizes.single + sizes.tasks, t0);
-      f.processAfterBulk = (sizes.tasks / ms) * 1000;
+      const d = await drain(`${tag} processing`, subject, running, sizes.tasks, before + sizes.tasks, t0, sizes.processCapS);
+      f.processAfterBulk = (d.tasks / d.ms) * 1000;
+      if (d.capped) {
+        (f.capped ??= []).push('processAfterBulk');
+        // Stop the worker first so the commit count covers the runs counted, then empty the queue for the latency phase.
+        await running.worker.stop();
+        running = undefined;
+      }
       await sleep(1100);
       const c1 = await probe.commits();
-      f.statementsPerTask = (c1 - c0 - (probe.ownCommits - own0)) / sizes.tasks;
-      log(`${tag} processing ${fmt(sizes.tasks)} after bulk enqueue: ${fmt(f.processAfterBulk)}/s, ${f.statementsPerTask.toFixed(4)} commits per task`);
+      const runs = d.capped ? d.tasks : sizes.tasks;
+      f.statementsPerTask = (c1 - c0 - (probe.ownCommits - own0)) / runs;
+      if (d.capped) await subject.discardPending();
+      log(`${tag} processing ${fmt(d.tasks)} after bulk enqueue: ${fmt(f.processAfterBulk)}/s${d.capped ? ' (capped)' : ''}, ${f.statementsPerTask.toFixed(4)} commits per task`);
     });
     await phase(f, 'start latency', async () => {
       running ??= await startCounting(subject);
@@ -166,9 +197,10 @@ export async function throughputRound(label: string, subject: QueueSubject, size
     await phase(f, 'processing after bulk enqueue', async () => {
       const t0 = performance.now();
       running = await startCounting(subject);
-      const ms = await drain(`${tag} processing`, subject, running, sizes.tasks, sizes.tasks, t0);
-      f.processAfterBulk = (sizes.tasks / ms) * 1000;
-      log(`${tag} processing ${fmt(sizes.tasks)}: ${fmt(f.processAfterBulk)}/s`);
+      const d = await drain(`${tag} processing`, subject, running, sizes.tasks, sizes.tasks, t0, sizes.processCapS);
+      f.processAfterBulk = (d.tasks / d.ms) * 1000;
+      if (d.capped) (f.capped ??= []).push('processAfterBulk');
+      log(`${tag} processing ${fmt(d.tasks)}: ${fmt(f.processAfterBulk)}/s${d.capped ? ' (capped)' : ''}`);
     });
   } finally {
     await (running as Running | undefined)?.worker.stop().catch(() => {});

@@ -22,6 +22,8 @@ export interface QueueSubject {
   startWorker(onRun: OnRun): Promise<Worker>;
   /** Tasks whose completion is stored in the database. */
   countDone(): Promise<number>;
+  /** Deletes tasks not started yet (after a phase hit its time cap); returns how many. */
+  discardPending(): Promise<number>;
   /** Drops the round's schema and closes connections. */
   teardown(): Promise<void>;
 }

@@ -68,6 +68,12 @@ export class GraphileWorkerSubject implements QueueSubject {
     return this.enqueued - (await this.probe.count(`SELECT count(*) AS n FROM ${this.schema}._private_jobs`));
   }
 
+  async discardPending(): Promise<number> {
+    const n = await this.probe.count(`WITH d AS (DELETE FROM ${this.schema}._private_jobs WHERE locked_at IS NULL RETURNING 1) SELECT count(*) AS n FROM d`);
+    this.enqueued -= n;
+    return n;
+  }
+
   async teardown(): Promise<void> {
     await this.utils?.release();
     await this.pool?.end();

@@ -65,6 +65,10 @@ export class PgBossSubject implements QueueSubject {
     return this.probe.count(`SELECT count(*) AS n FROM ${this.schema}.job WHERE name = '${QUEUE}' AND state = 'completed'`);
   }
 
+  async discardPending(): Promise<number> {
+    return this.probe.count(`WITH d AS (DELETE FROM ${this.schema}.job WHERE name = '${QUEUE}' AND state = 'created' RETURNING 1) SELECT count(*) AS n FROM d`);
+  }
+
   async teardown(): Promise<void> {
     await this.boss?.stop({ graceful: false, wait: true, close: true });
     await this.probe.dropSchema(this.schema);

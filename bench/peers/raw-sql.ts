@@ -148,3 +148,12 @@ export async function rawSqlite(tasks: number): Promise<RawResult> {
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+export function sqliteVersion(): string {
+  const db = new Database(':memory:');
+  try {
+    return String((db.prepare('SELECT sqlite_version() AS v').all()[0] as { v: string }).v);
+  } finally {
+    db.close();
+  }
+}

@@ -105,6 +105,13 @@ export class UpkeepSubject implements QueueSubject {
     return Number(rows[0]!.n);
   }
 
+  async discardPending(): Promise<number> {
+    if (this.options.dialect === 'postgres') return this.options.probe!.count(`WITH d AS (DELETE FROM ${this.schema}.maintenance_tasks WHERE status = 'PENDING' RETURNING 1) SELECT count(*) AS n FROM d`);
+    const before = await this.dataSource!.query(`SELECT COUNT(*) AS n FROM maintenance_tasks WHERE status = 'PENDING'`);
+    await this.dataSource!.query(`DELETE FROM maintenance_tasks WHERE status = 'PENDING'`);
+    return Number((before as Array<{ n: number | string }>)[0]!.n);
+  }
+
   async teardown(): Promise<void> {
     await this.upkeep?.close();
     await this.dataSource?.destroy();
