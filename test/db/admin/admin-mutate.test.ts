@@ -90,6 +90,14 @@ describe(`admin API mutations, audit and bad requests (${TEST_DB})`, () => {
     expect(trail.items.find((e) => e.type === 'audit')!.details).toMatchObject({ action: 'start', statusBefore: 'INACTIVE', statusAfter: 'PENDING', device: 'cuda:0', requestId: expect.any(String) });
   });
 
+  it('a task pinned to a device no runner has fails with device_unavailable instead of running elsewhere', async () => {
+    const task = await upkeep.createTask(AdminSumProcessor.create({ numbers: [8] }), { inactive: true });
+    expect((await call('POST', `/tasks/${task.id}/start`, { role: 'operator', body: { device: 'cuda:7' } })).status).toBe(200);
+    await upkeep.runDue(); // this process's devices: the CPU only
+    const after = await upkeep.getTask(task.id);
+    expect(after).toMatchObject({ status: 'ERROR', failureReason: 'device_unavailable' });
+  });
+
   it('a viewer cannot cancel (403, nothing changes); an operator can; unknown ids are 404', async () => {
     const task = await upkeep.createTask(AdminSumProcessor.create({ numbers: [4] }));
     const before = await snapshot();
