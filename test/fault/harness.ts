@@ -139,9 +139,17 @@ export interface FaultSummary {
 
 /**
  * Computes the summary. `excusedLeaseLoss`: tasks whose runner was killed or frozen while it
- * held them (a lease_expired attempt is expected there).
+ * held them (a lease_expired attempt is expected there). `excusedExtra`: tasks running in a
+ * runner frozen past its lease (they may run once more elsewhere; a start cut off by a kill
+ * excuses one more start by itself).
  */
-export async function summarise(control: Control, specs: Map<string, TaskSpec>, executions: Execution[], excusedLeaseLoss: Set<string> = new Set()): Promise<FaultSummary> {
+export async function summarise(
+  control: Control,
+  specs: Map<string, TaskSpec>,
+  executions: Execution[],
+  excusedLeaseLoss: Set<string> = new Set(),
+  excusedExtra: Set<string> = new Set(),
+): Promise<FaultSummary> {
   const rows = await taskRows(control);
   const byTask = executionsByTask(executions);
   const events = await control.query<{ task_id: string; event_type: string }>('SELECT task_id, event_type FROM task_events');
@@ -169,7 +177,7 @@ export async function summarise(control: Control, specs: Map<string, TaskSpec>, 
     const final = row.status === 'COMPLETED' || row.status === 'ERROR';
     if (!final || (!spec.fail && ex.ends === 0)) s.lost.push(row.id);
     if (!spec.fail && row.status === 'ERROR') s.succeededButError.push(row.id);
-    if (ex.starts.length > 1 + ex.cutOff) s.extraExecutions.push(row.id);
+    if (ex.starts.length > 1 + ex.cutOff && !excusedExtra.has(row.id)) s.extraExecutions.push(row.id);
     if (!excusedLeaseLoss.has(row.id) && (row.info?.attempts ?? []).some((a) => a.reason === 'lease_expired')) s.abortedByOwnRunner.push(row.id);
     if (spec.fail) {
       const marker = `original failure ${spec.label}`;
@@ -277,5 +285,95 @@ export function errorDigest(runners: RunnerProcess[], top = 8): string {
     .sort((a, b) => b[1] - a[1])
     .slice(0, top)
     .map(([k, n]) => `    ${String(n).padStart(5)}  ${k}`)
+    .join('\n');
+}
+
+/** Rows a runner holds (WORKING under its id), with the attempt of its claim. */
+export async function heldBy(control: Control, runnerId: string): Promise<Array<{ id: string; attempts: number }>> {
+  const p = control.dialect === 'postgres' ? '$1' : '?';
+  const rows = await control.query<{ id: string; attempts: number }>(`SELECT id, attempts FROM maintenance_tasks WHERE status = 'WORKING' AND locked_by = ${p}`, [runnerId]);
+  return rows.map((r) => ({ id: r.id, attempts: Number(r.attempts) }));
+}
+
+/**
+ * Freezes `victim` (and `others`, so the database goes quiet) at a moment `wanted` accepts:
+ * after the freeze, waits until no statement is executing, then reads what the victim holds
+ * and which executions it is running; if `wanted` says no, wakes them all and tries again.
+ * Returns with the victim and the others still frozen.
+ */
+export async function freezeWhen(
+  control: Control,
+  victim: RunnerProcess,
+  others: RunnerProcess[],
+  wanted: (held: Array<{ id: string; attempts: number }>, running: Execution[]) => boolean,
+  timeoutMs = 60_000,
+): Promise<{ held: Array<{ id: string; attempts: number }>; running: Execution[]; frozenAt: number }> {
+  let result: { held: Array<{ id: string; attempts: number }>; running: Execution[]; frozenAt: number } | undefined;
+  let last = 'nothing observed';
+  await until(
+    `${victim.name} frozen at the wanted moment`,
+    async () => {
+      const frozenAt = Date.now();
+      victim.freeze();
+      for (const o of others) o.freeze();
+      try {
+        await quiesced(control);
+        const held = await heldBy(control, victim.runnerId);
+        const running = unfinishedStarts(victim.executions());
+        if (wanted(held, running)) {
+          result = { held, running, frozenAt };
+          return true;
+        }
+        last = `${held.length} held, ${running.length} running, counts ${JSON.stringify(await control.counts())}, ${victim.errors().length} runner:error, last: ${victim.errors().slice(-1)[0]?.message ?? "-"}`;
+      } catch (error) {
+        last = `error: ${(error as Error).message}`;
+        victim.thaw();
+        for (const o of others) o.thaw();
+        throw error;
+      }
+      victim.thaw();
+      for (const o of others) o.thaw();
+      return false;
+    },
+    timeoutMs,
+    20,
+  ).catch((error: Error) => {
+    throw new Error(`${error.message} (last seen: ${last})`);
+  });
+  return result!;
+}
+
+/**
+ * What a frozen runner's held rows are, read from its execution log: running (started, not
+ * ended), finished (ended, outcome not yet written) or queued (this attempt never started).
+ */
+export function classifyHeld(held: Array<{ id: string; attempts: number }>, executions: Execution[]): { running: string[]; finished: string[]; queued: string[] } {
+  const out = { running: [] as string[], finished: [] as string[], queued: [] as string[] };
+  for (const h of held) {
+    const mine = executions.filter((e) => e.taskId === h.id && e.attempt === h.attempts);
+    if (!mine.some((e) => e.kind === 'S')) out.queued.push(h.id);
+    else if (mine.some((e) => e.kind !== 'S')) out.finished.push(h.id);
+    else out.running.push(h.id);
+  }
+  return out;
+}
+
+/** One line per task: its executions (runner@attempt, S/E/F, ms after `t0`), final row and attempt reasons, to read a failure. */
+export async function explain(control: Control, ids: string[], runners: RunnerProcess[], t0: number, max = 5): Promise<string> {
+  if (!ids.length) return '';
+  const names = new Map(runners.map((r) => [r.pid, r.name]));
+  const executions = readExecutions(runners.map((r) => r.logPath));
+  const rows = new Map((await taskRows(control)).map((r) => [r.id, r]));
+  return ids
+    .slice(0, max)
+    .map((id) => {
+      const ex = executions
+        .filter((e) => e.taskId === id)
+        .map((e) => `${e.kind}:${names.get(e.pid) ?? e.pid}@${e.attempt}+${e.at - t0}`)
+        .join(' ');
+      const row = rows.get(id);
+      const reasons = (row?.info?.attempts ?? []).map((a) => `${a.reason}(${(a.message ?? '').slice(0, 60)})`).join('; ');
+      return `    ${id}: ${ex} | ${row?.status} attempts=${row?.attempts} ${reasons}`;
+    })
     .join('\n');
 }
