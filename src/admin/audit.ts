@@ -50,3 +50,39 @@ export async function recordAudit(upkeep: Upkeep, entry: AuditEntry): Promise<vo
   };
   await insertEvent(dbOf(upkeep), { taskId: entry.taskId, type: AUDIT_EVENT_TYPE, timestamp: upkeep.internals.now(), details });
 }
+
+/** Who acts through the facade, for {@link auditAction}. */
+export interface AuditActor {
+  /** The actor stored in the entry. */
+  actor: AuditEntry['actor'];
+  /** Request id to store with it. @defaultValue null */
+  requestId?: string | null;
+}
+
+/**
+ * Runs one admin action of the facade and stores its audit entry (`source: 'facade'`): reads
+ * the status before, runs `act`, stores before/after. Meant for the facade's `cancelTask`,
+ * `pauseTask`, `resumeTask`, `retryTask`, `activateTask` (and `resetStuckTasks`, once per task
+ * reset) when the caller passes an actor; nothing is stored when `act` throws.
+ */
+export async function auditAction<T extends { id: string; status: string; processorType: string }>(
+  upkeep: Upkeep,
+  who: AuditActor,
+  action: string,
+  taskId: string,
+  act: () => Promise<T>,
+): Promise<T> {
+  const before = await upkeep.getTask(taskId);
+  const after = await act();
+  await recordAudit(upkeep, {
+    actor: who.actor,
+    action,
+    taskId,
+    statusBefore: before?.status ?? null,
+    statusAfter: after.status,
+    requestId: who.requestId ?? null,
+    source: 'facade',
+    processorType: after.processorType,
+  });
+  return after;
+}

@@ -3,8 +3,8 @@ export type { AdminHandler, AdminHandlerOptions, AdminPermission, AdminPolicy, A
 export { defaultPolicy, ROLE_PERMISSIONS, ALL_PERMISSIONS } from './auth';
 export { ERROR_STATUS } from './error-mapping';
 export type { AdminErrorBody } from './error-mapping';
-export { recordAudit } from './audit';
-export type { AuditEntry } from './audit';
+export { recordAudit, auditAction } from './audit';
+export type { AuditEntry, AuditActor } from './audit';
 export { ADMIN_ROUTES } from './routes';
 export type { AdminRoute, RouteContext } from './route-context';
 export { openApiDocument } from './openapi';

@@ -174,3 +174,23 @@ describe(`admin API mutations, audit and bad requests (${TEST_DB})`, () => {
     expect(Number(third.headers['retry-after'])).toBeGreaterThan(0);
   });
 });
+
+describe(`facade audit writer (${TEST_DB})`, () => {
+  it('auditAction stores actor, action, before/after for a facade call, and nothing when the action throws', async () => {
+    const { auditAction } = await import('../../../src');
+    const env = await openTestDataSource();
+    const upkeep = makeUpkeep(env.dataSource);
+    try {
+      const task = await upkeep.createTask(AdminSumProcessor.create({ numbers: [1] }));
+      const done = await auditAction(upkeep, { actor: { id: 'cli-user' }, requestId: 'cli-1' }, 'cancel', task.id, () => upkeep.cancelTask(task.id));
+      expect(done.status).toBe('CANCELLED');
+      await expect(auditAction(upkeep, { actor: { id: 'cli-user' } }, 'pause', task.id, () => upkeep.pauseTask(task.id))).rejects.toThrow(/cannot go from CANCELLED/);
+      const rows = await env.dataSource.query(`SELECT details FROM task_events WHERE event_type = 'audit'`);
+      const details = rows.map((r: { details: unknown }) => (typeof r.details === 'string' ? JSON.parse(r.details) : r.details));
+      expect(details).toEqual([expect.objectContaining({ action: 'cancel', actor: { id: 'cli-user' }, statusBefore: 'PENDING', statusAfter: 'CANCELLED', requestId: 'cli-1', source: 'facade' })]);
+    } finally {
+      await upkeep.close();
+      await env.close();
+    }
+  });
+});
