@@ -11,6 +11,7 @@ export type {
   DeviceLimits,
   DeviceSelector,
   DeviceStats,
+  PoolCloseOptions,
   PoolState,
   PoolStats,
   PoolTotals,

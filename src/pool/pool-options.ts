@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from '../core/errors';
 import type { DeviceInfo, DeviceProbe } from './device';
-import type { AcquireOptions, DeviceLimits, DeviceSelector, ServiceFactory, ServicePoolOptions } from './types';
+import type { AcquireOptions, DeviceLimits, DeviceSelector, PoolCloseOptions, ServiceFactory, ServicePoolOptions } from './types';
 
 /** Defaults of {@link ServicePoolOptions}, in one place. */
 export const SERVICE_POOL_DEFAULTS = Object.freeze({
@@ -62,6 +62,7 @@ const POOL_KEYS: ReadonlySet<string> = new Set<keyof ServicePoolOptions<unknown>
 ]);
 const LIMIT_KEYS: ReadonlySet<string> = new Set<keyof DeviceLimits>(['min', 'max', 'memoryBudgetMb', 'enabled']);
 const ACQUIRE_KEYS: ReadonlySet<string> = new Set<keyof AcquireOptions>(['device', 'memoryMb', 'signal', 'timeoutMs']);
+const CLOSE_KEYS: ReadonlySet<string> = new Set<keyof PoolCloseOptions>(['timeoutMs']);
 
 /** Validates pool options (rejecting unknown keys) and applies the defaults. */
 export function resolvePoolOptions<T>(options: ServicePoolOptions<T>): ResolvedPoolOptions<T> {
@@ -189,6 +190,16 @@ export function resolveAcquireOptions(options: AcquireOptions | undefined, defau
   return { device, memoryMb, signal, timeoutMs, original };
 }
 
+/** Validates the options of `close()` / `drain()`; returns the timeout, if any. */
+export function resolveCloseOptions(options: PoolCloseOptions | undefined, poolName: string): number | undefined {
+  if (options === undefined) return undefined;
+  const prefix = `ServicePool "${poolName}": close option`;
+  if (!isPlainObject(options)) throw new InvalidArgumentError(`ServicePool "${poolName}": close options must be an object`);
+  rejectUnknownKeys(options, CLOSE_KEYS, (key) => `${prefix} "${key}"`);
+  if (options.timeoutMs !== undefined) checkDuration(options.timeoutMs, `${prefix} "timeoutMs"`, false);
+  return options.timeoutMs;
+}
+
 /** Validates a list of devices (unique ids, sane numbers) and copies it. */
 export function validateDevices(devices: unknown, prefix: string): DeviceInfo[] {
   if (!Array.isArray(devices)) throw new InvalidArgumentError(`${prefix} devices must be an array of DeviceInfo`);
@@ -224,7 +235,9 @@ function checkDuration(value: unknown, what: string, allowInfinity: boolean): vo
 }
 
 function rejectUnknownKeys(value: object, known: ReadonlySet<string>, describe: (key: string) => string): void {
-  for (const key of Object.keys(value)) {
+  // for-in rather than Object.keys: an acquire's options are checked without allocating.
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) continue;
     if (!known.has(key)) throw new InvalidArgumentError(`${describe(key)} is unknown (known: ${[...known].join(', ')})`);
   }
 }

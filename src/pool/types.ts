@@ -182,6 +182,17 @@ export interface ServiceLease<T> {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
+/** Options of `pool.close()` and `pool.drain()`. Unknown keys are rejected. */
+export interface PoolCloseOptions {
+  /**
+   * How long to wait for leases to come back. When it passes first, the call rejects with
+   * `PoolClosedError` naming every lease still out (instance, device, how long held, and
+   * where it was acquired when `leaseTimeoutMs` is set); the pool stays closed to new
+   * acquires and destroys those instances when their leases end. @defaultValue wait for ever
+   */
+  timeoutMs?: number;
+}
+
 /** Life cycle of a pool. */
 export type PoolState = 'new' | 'running' | 'draining' | 'drained' | 'closed';
 

@@ -1,0 +1,57 @@
+import { EventEmitter } from 'eventemitter3';
+import type { ServicePoolEventName, ServicePoolEvents } from './types';
+
+/** A listener of one pool event. */
+export type PoolListener<E extends ServicePoolEventName> = (payload: ServicePoolEvents[E]) => void;
+
+/**
+ * The pool's typed events. `has(event)` lets the pool skip building a payload nobody
+ * listens to (the hot path builds none); a listener that throws does not disturb the pool
+ * or the other listeners: its error is rethrown asynchronously.
+ */
+export class PoolEvents {
+  private readonly emitter = new EventEmitter();
+  private readonly onceWrappers = new WeakMap<object, (payload: unknown) => void>();
+  /** Called when the first listener of an event is added. */
+  onFirstListener: ((event: ServicePoolEventName) => void) | undefined;
+
+  has(event: ServicePoolEventName): boolean {
+    return this.emitter.listenerCount(event) > 0;
+  }
+
+  on<E extends ServicePoolEventName>(event: E, listener: PoolListener<E>): void {
+    const first = !this.has(event);
+    this.emitter.on(event, listener as (payload: unknown) => void);
+    if (first) this.onFirstListener?.(event);
+  }
+
+  once<E extends ServicePoolEventName>(event: E, listener: PoolListener<E>): void {
+    const wrapper = (payload: unknown): void => {
+      this.off(event, listener);
+      (listener as (payload: unknown) => void)(payload);
+    };
+    this.onceWrappers.set(listener, wrapper);
+    const first = !this.has(event);
+    this.emitter.on(event, wrapper);
+    if (first) this.onFirstListener?.(event);
+  }
+
+  off<E extends ServicePoolEventName>(event: E, listener: PoolListener<E>): void {
+    const wrapper = this.onceWrappers.get(listener);
+    if (wrapper) this.emitter.off(event, wrapper);
+    this.emitter.off(event, listener as (payload: unknown) => void);
+  }
+
+  emit<E extends ServicePoolEventName>(event: E, payload: ServicePoolEvents[E]): void {
+    if (this.emitter.listenerCount(event) === 0) return;
+    for (const listener of this.emitter.listeners(event)) {
+      try {
+        (listener as (payload: unknown) => void)(payload);
+      } catch (error) {
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
+    }
+  }
+}
