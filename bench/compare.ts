@@ -8,11 +8,11 @@
  *   npm run bench -- --quick      smoke test: 1 round, 2,000 tasks, short pool runs (about 1.5 minutes)
  *
  * Flags: --rounds N, --tasks N (processing, default 20,000), --single N (single enqueue,
- * default 2,000), --latency-samples N (default 300), --other-tasks N (MariaDB and SQLite, default 5,000),
+ * default 2,000), --latency-samples N (default 300), --other-tasks N (MariaDB and SQLite, default 3,000),
  * --backlog N (default 200,000; 0 skips),
  * --only pg,mariadb,sqlite,pool,backlog, --with-events-off (a second upkeep column with
  * persistEvents: false), --pool-seconds S, --process-cap S (longest a processing phase may
- * run, default 45; past it the rate is over the tasks run so far, marked "capped"),
+ * run, default 30; past it the rate is over the tasks run so far, marked "capped"),
  * --budget-min M (default 14: the backlog drain, run last, is capped to what is left).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -41,14 +41,14 @@ const sizes: ScenarioSizes = {
   batch: 1_000,
   latencySamples: intFlag('latency-samples', QUICK ? 50 : 300),
   latencyBudgetS: QUICK ? 5 : 15,
-  processCapS: intFlag('process-cap', QUICK ? 30 : 45),
+  processCapS: intFlag('process-cap', QUICK ? 20 : 30),
 };
 /** The whole run's time budget: the backlog drain (last) gets what is left of it. */
 const BUDGET_S = intFlag('budget-min', QUICK ? 6 : 14) * 60;
 const runStart = performance.now();
 const secondsLeft = () => BUDGET_S - (performance.now() - runStart) / 1000;
 /** MariaDB and SQLite process several times slower than PostgreSQL here: fewer tasks keep the suite under 15 minutes. */
-const OTHER_TASKS = intFlag('other-tasks', QUICK ? 1_000 : 5_000);
+const OTHER_TASKS = intFlag('other-tasks', QUICK ? 1_000 : 3_000);
 const BACKLOG = intFlag('backlog', QUICK ? 10_000 : 200_000);
 const POOL_SECONDS = Number(flag('pool-seconds', QUICK ? '0.2' : '1'));
 const SECTIONS = new Set((flag('only') ?? 'pg,mariadb,sqlite,pool,backlog').split(','));
@@ -222,6 +222,7 @@ async function main(): Promise<void> {
   const suffix = QUICK ? '-quick' : '';
   const jsonPath = join(dir, `${stamp}${suffix}.json`);
   writeFileSync(jsonPath, `${JSON.stringify({ ...results, medians: report.medians, ratios: report.bars, targets: report.targets }, null, 2)}\n`);
+  writeFileSync(join(dir, `${stamp}${suffix}.md`), `# ${results.command}, ${results.startedAt}\n\nLoad average at start ${results.loadAverageAtStart.join(', ')}, at end ${results.loadAverageAtEnd.join(', ')}; ${results.durationS} s; commit ${results.machine.commit}.\n\n${report.markdown}\n`);
   const svgPath = join(dir, `ratios${suffix}.svg`);
   const svg = await ratiosSvg('upkeep ÷ peer, medians of one run', `${results.command} · ${started.toISOString().slice(0, 16)}Z · commit ${results.machine.commit} · ${results.machine.cpus} vCPU, PostgreSQL on the same host`, report.bars);
   writeFileSync(svgPath, svg);

@@ -64,6 +64,15 @@ const cell = (v: number | undefined, digits = 0, unit = '') => (v === undefined 
 
 export function buildReport(results: Results) {
   const lines: string[] = [];
+  const md: string[] = [];
+  const both = (...xs: string[]) => {
+    lines.push(...xs);
+    md.push(...xs.map((x) => x.replace(/^  /, '- ')));
+  };
+  const tbl = (rows: string[][]) => {
+    md.push('', `| ${rows[0]!.join(' | ')} |`, `|${rows[0]!.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`, ...rows.slice(1).map((r) => `| ${r.join(' | ')} |`), '');
+    return table(rows);
+  };
   const bars: RatioBar[] = [];
   const targets: Target[] = [];
   const allMedians: Record<string, unknown> = {};
@@ -78,9 +87,9 @@ export function buildReport(results: Results) {
     allMedians.postgres = med;
     const peers = pgNames.filter((n) => !n.startsWith('upkeep'));
     const up = med.upkeep ?? {};
-    lines.push(`PostgreSQL: medians of ${results.rounds} round(s); ${fmt(results.sizes.tasks)} tasks processed after bulk enqueue, ${fmt(results.sizes.single)} after single enqueue; concurrency 10`);
+    both(`PostgreSQL: medians of ${results.rounds} round(s); ${fmt(results.sizes.tasks)} tasks processed after bulk enqueue, ${fmt(results.sizes.single)} after single enqueue; concurrency 10`);
     lines.push(
-      table([
+      tbl([
         ['measure', ...pgNames, ...peers.map((p) => `upkeep ÷ ${p}`)],
         ...METRICS.map((m) => [
           `${m.label}${m.unit === '/s' ? ' (tasks/s)' : m.unit ? ` (${m.unit.trim()})` : ''}`,
@@ -94,12 +103,12 @@ export function buildReport(results: Results) {
       ]),
     );
     const errors = Object.entries(results.postgres.rounds).flatMap(([n, rs]) => rs.flatMap((r, i) => (r.errors ?? []).map((e) => `  ${n} round ${i + 1}: ${e}`)));
-    if (errors.length) lines.push('errors:', ...errors);
+    if (errors.length) both('errors:', ...errors);
     const capped = Object.entries(results.postgres.rounds).flatMap(([n, rs]) => rs.flatMap((r, i) => (r.capped ?? []).map((c) => `${n} round ${i + 1} ${c}`)));
-    if (capped.length) lines.push(`capped at ${results.sizes.processCapS} s (rate over the tasks run until then): ${capped.join('; ')}`);
+    if (capped.length) both(`capped at ${results.sizes.processCapS} s (rate over the tasks run until then): ${capped.join('; ')}`);
     const latencyN = Object.entries(results.postgres.rounds).map(([n, rs]) => `${n} ${rs.map((r) => r.latencySamples ?? 0).join('/')}`);
-    lines.push(`start-latency samples per round: ${latencyN.join('; ')}`);
-    lines.push('');
+    both(`start-latency samples per round: ${latencyN.join('; ')}`);
+    both('');
 
     const ratio = (metric: Metric, peer: string) => (up[metric] ?? Number.NaN) / (med[peer]?.[metric] ?? Number.NaN);
     const targetFor: Partial<Record<string, number>> = {
@@ -136,9 +145,9 @@ export function buildReport(results: Results) {
     const up = med.upkeep ?? {};
     const raw = med['raw SQL'] ?? {};
     const r = (up.processAfterBulk ?? Number.NaN) / (raw.processAfterBulk ?? Number.NaN);
-    lines.push(`${which === 'mariadb' ? 'MariaDB' : 'SQLite'}: medians of ${results.rounds} round(s), ${fmt(results.otherDatabaseTasks)} tasks`);
+    both(`${which === 'mariadb' ? 'MariaDB' : 'SQLite'}: medians of ${results.rounds} round(s), ${fmt(results.otherDatabaseTasks)} tasks`);
     lines.push(
-      table([
+      tbl([
         ['measure', 'upkeep', 'raw SQL', 'upkeep ÷ raw SQL'],
         ['bulk enqueue (tasks/s)', cell(up.bulkEnqueue), '—', '—'],
         ['processing after bulk enqueue (tasks/s)', cell(up.processAfterBulk), cell(raw.processAfterBulk), Number.isFinite(r) ? `${sig(r)}×` : '—'],
@@ -146,9 +155,9 @@ export function buildReport(results: Results) {
     );
     const errors = Object.entries(section.rounds).flatMap(([n, rs]) => rs.flatMap((x, i) => (x.errors ?? []).map((e) => `  ${n} round ${i + 1}: ${e}`)));
     const capped = section.rounds.upkeep?.flatMap((x, i) => (x.capped ?? []).map((c) => `round ${i + 1} ${c}`)) ?? [];
-    if (capped.length) lines.push(`capped at ${results.sizes.processCapS} s: ${capped.join('; ')}`);
-    if (errors.length) lines.push('errors:', ...errors);
-    lines.push('');
+    if (capped.length) both(`capped at ${results.sizes.processCapS} s: ${capped.join('; ')}`);
+    if (errors.length) both('errors:', ...errors);
+    both('');
     if (Number.isFinite(r)) bars.push({ metric: `${which === 'mariadb' ? 'MariaDB' : 'SQLite'} processing`, peer: '÷ raw SQL', ratio: r });
   }
 
@@ -157,9 +166,9 @@ export function buildReport(results: Results) {
     const med = Object.fromEntries(poolKeys.map((k) => [k, median(results.pool[k]!)]));
     allMedians.pool = med;
     const borrowers = [...new Set(poolKeys.map((k) => Number(k.split('|')[1])))].sort((a, b) => a - b);
-    lines.push(`Pools: acquire+release per second over 10 instances, medians of ${results.rounds} round(s)`);
+    both(`Pools: acquire+release per second over 10 instances, medians of ${results.rounds} round(s)`);
     lines.push(
-      table([
+      tbl([
         ['borrowers', 'ServicePool', 'generic-pool', 'tarn', 'ServicePool ÷ generic-pool', 'ServicePool ÷ tarn'],
         ...borrowers.map((b) => {
           const sp = med[`ServicePool|${b}`]!;
@@ -170,7 +179,7 @@ export function buildReport(results: Results) {
         }),
       ]),
     );
-    lines.push('');
+    both('');
     for (const b of borrowers) {
       const sp = med[`ServicePool|${b}`]!;
       for (const peer of ['generic-pool', 'tarn']) {
@@ -184,9 +193,9 @@ export function buildReport(results: Results) {
   const bl = results.backlog;
   if (bl) {
     const base = (medians(results.postgres.rounds).upkeep ?? {}).processAfterBulk;
-    lines.push(`Backlog: ${fmt(bl.tasks)} tasks on PostgreSQL, one runner at default settings`);
+    both(`Backlog: ${fmt(bl.tasks)} tasks on PostgreSQL, one runner at default settings`);
     lines.push(
-      table([
+      tbl([
         ['measure', 'value'],
         ['bulk enqueue (tasks/s)', fmt(bl.enqueueRate)],
         ['drain rate, whole backlog (tasks/s)', fmt(bl.drainRate)],
@@ -197,19 +206,19 @@ export function buildReport(results: Results) {
         ['heap used at drain start / peak / end (MB)', `${bl.heapUsedMb.drainStart} / ${bl.heapUsedMb.peak} / ${bl.heapUsedMb.end}`],
       ]),
     );
-    if (bl.capped) lines.push(`drain CAPPED at ${bl.capS} s (the run's time budget) with ${fmt(bl.drained)} of ${fmt(bl.tasks)} run: rates are over those`);
-    if (bl.error) lines.push(`error: ${bl.error}`);
-    lines.push('');
+    if (bl.capped) both(`drain CAPPED at ${bl.capS} s (the run's time budget) with ${fmt(bl.drained)} of ${fmt(bl.tasks)} run: rates are over those`);
+    if (bl.error) both(`error: ${bl.error}`);
+    both('');
     if (base !== undefined) {
       bars.push({ metric: `backlog ${fmt(bl.tasks)} drain`, peer: `÷ ${fmt(results.sizes.tasks)}-task rate`, ratio: bl.drainRate / base, target: 1 });
       check(`backlog drain ÷ ${fmt(results.sizes.tasks)}-task rate`, bl.drainRate / base, 1);
     }
   }
 
-  if (results.errors?.length) lines.push('errors outside the phases:', ...results.errors.map((e) => `  ${e}`), '');
+  if (results.errors?.length) both('errors outside the phases:', ...results.errors.map((e) => `  ${e}`), '');
   if (targets.length) {
-    lines.push("Issue 8 targets (upkeep with default settings)");
-    lines.push(table([['target', 'figure', 'wanted', ''], ...targets.map((t) => [t.what, t.figure, t.target, t.met === null ? 'no figure' : t.met ? 'met' : 'MISSED'])]));
+    both("Issue 8 targets (upkeep with default settings)");
+    lines.push(tbl([['target', 'figure', 'wanted', ''], ...targets.map((t) => [t.what, t.figure, t.target, t.met === null ? 'no figure' : t.met ? 'met' : 'MISSED'])]));
   }
-  return { text: lines.join('\n'), medians: allMedians, bars, targets };
+  return { text: lines.join('\n'), markdown: md.join('\n'), medians: allMedians, bars, targets };
 }

@@ -17,6 +17,8 @@ export interface RoundFigures {
   latencySamples?: number;
   /** Phases stopped at their time cap (their rate is over the tasks run until then). */
   capped?: string[];
+  /** What the library logged at warn/error level during the round, by kind. */
+  logged?: Record<string, number>;
   errors?: string[];
 }
 
@@ -177,6 +179,11 @@ export async function pgRound(subject: QueueSubject, probe: PgProbe, sizes: Scen
   } finally {
     await (running as Running | undefined)?.worker.stop().catch(() => {});
     await subject.teardown().catch((error: unknown) => log(`${tag} teardown failed: ${String(error)}`));
+    const logged = subject.takeLogCounts?.();
+    if (logged && Object.keys(logged).length) {
+      f.logged = logged;
+      log(`${tag} logged: ${Object.entries(logged).map(([k, n]) => `${n} x ${k}`).join('; ')}`);
+    }
   }
   return f;
 }
@@ -205,6 +212,11 @@ export async function throughputRound(label: string, subject: QueueSubject, size
   } finally {
     await (running as Running | undefined)?.worker.stop().catch(() => {});
     await subject.teardown().catch((error: unknown) => log(`${tag} teardown failed: ${String(error)}`));
+    const logged = subject.takeLogCounts?.();
+    if (logged && Object.keys(logged).length) {
+      f.logged = logged;
+      log(`${tag} logged: ${Object.entries(logged).map(([k, n]) => `${n} x ${k}`).join('; ')}`);
+    }
   }
   return f;
 }

@@ -24,6 +24,8 @@ export interface QueueSubject {
   countDone(): Promise<number>;
   /** Deletes tasks not started yet (after a phase hit its time cap); returns how many. */
   discardPending(): Promise<number>;
+  /** Warnings and errors the library logged since the last call, by kind (upkeep only). */
+  takeLogCounts?(): Record<string, number>;
   /** Drops the round's schema and closes connections. */
   teardown(): Promise<void>;
 }

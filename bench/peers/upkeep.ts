@@ -11,6 +11,38 @@ import { MaintenanceTaskProcessor, Processor, Upkeep, UPKEEP_ENTITIES, UPKEEP_MI
 import { PG, type PgProbe } from '../lib/pg';
 import { MY, myAdmin } from '../lib/mysql';
 import type { OnRun, QueueSubject, Worker } from '../lib/subject';
+import { log } from '../lib/util';
+
+/**
+ * upkeep's warnings and errors, counted instead of printed line by line (a MariaDB run can
+ * log hundreds of retried deadlocks): the first of each kind is printed, the counts go into
+ * the results. Logging is not a speed setting; everything else stays default.
+ */
+class CountingLogger {
+  counts = new Map<string, number>();
+  private add(level: string, message: string) {
+    const kind = `${level}: ${message.replace(/^runner \S+ /, 'runner ').replace(/[0-9a-f]{8}-[0-9a-f-]{27,}/g, '<id>').slice(0, 160)}`;
+    const n = (this.counts.get(kind) ?? 0) + 1;
+    this.counts.set(kind, n);
+    if (n === 1) log(`    upkeep ${kind} (first of its kind; counted from here on)`);
+  }
+  debug(): void {}
+  info(): void {}
+  warn(message: string): void {
+    this.add('warn', message);
+  }
+  error(message: string): void {
+    this.add('error', message);
+  }
+  child(): CountingLogger {
+    return this;
+  }
+  take(): Record<string, number> {
+    const out = Object.fromEntries(this.counts);
+    this.counts.clear();
+    return out;
+  }
+}
 
 let onRun: OnRun = () => {};
 
@@ -43,6 +75,7 @@ export class UpkeepSubject implements QueueSubject {
   private upkeep?: Upkeep;
   private schema = '';
   private sqliteDir?: string;
+  private readonly logger = new CountingLogger();
 
   constructor(private readonly options: UpkeepSubjectOptions) {
     this.name = options.name;
@@ -73,7 +106,7 @@ export class UpkeepSubject implements QueueSubject {
     }
     this.dataSource = new DataSource(ds);
     await this.dataSource.initialize();
-    this.upkeep = new Upkeep({ dataSource: this.dataSource, processors: [NoopProcessor], ...(this.options.settings ? { settings: this.options.settings } : {}) });
+    this.upkeep = new Upkeep({ dataSource: this.dataSource, processors: [NoopProcessor], logger: this.logger, ...(this.options.settings ? { settings: this.options.settings } : {}) });
   }
 
   async addOne(): Promise<void> {
@@ -110,6 +143,10 @@ export class UpkeepSubject implements QueueSubject {
     const before = await this.dataSource!.query(`SELECT COUNT(*) AS n FROM maintenance_tasks WHERE status = 'PENDING'`);
     await this.dataSource!.query(`DELETE FROM maintenance_tasks WHERE status = 'PENDING'`);
     return Number((before as Array<{ n: number | string }>)[0]!.n);
+  }
+
+  takeLogCounts(): Record<string, number> {
+    return this.logger.take();
   }
 
   async teardown(): Promise<void> {
