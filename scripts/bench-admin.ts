@@ -83,7 +83,7 @@ async function main() {
     };
     // The deep cursor: walk 20,000 rows (200 pages of 100) and keep the cursor.
     let cursor: string | null = null;
-    for (let i = 0; i < 200; i++) cursor = (await list(cursor ? { limit: "100", count: "false", cursor } : { limit: "100", count: "false" })).nextCursor;
+    for (let i = 0; i < 200; i++) cursor = (await list(cursor ? { limit: '100', count: 'false', cursor } : { limit: '100', count: 'false' })).nextCursor;
     const cases: Array<[string, Record<string, string>]> = [
       ['first page (limit 50, total capped at 1,000)', { limit: '50' }],
       ['deep cursor page (after 20,000 rows)', { limit: '50', cursor: cursor! }],
