@@ -1,0 +1,222 @@
+// Type-checks every ```ts / ```typescript snippet in README.md and docs/**/*.md against the
+// sources (`upkeep` and its subpaths map to src/), so the docs cannot drift from the code.
+//
+// Conventions (documented in docs/getting-started.md, "Docs that compile"):
+// - Each snippet is its own module, read the way a person reads the page: a name it uses
+//   without importing or declaring it is taken from an earlier snippet of the same page (its
+//   declarations and imports), else from `upkeep`'s entries, else from typeorm,
+//   class-validator or class-transformer (the import is added at the end of the file, so line
+//   numbers stay true). Placeholders for the host's own code (`upgradeUser`, `log`, `alert`)
+//   are declared in scripts/docs-snippets/globals.d.ts.
+// - ```ts expect-error : the snippet shows a mistake and must NOT compile (or use a
+//   `// @ts-expect-error` line, which TypeScript itself checks).
+// - ```ts file=NAME.ts : the snippet is saved as NAME.ts, so later snippets of the same page can
+//   import it as './NAME.js'.
+// - Relative imports carry their `.js` extension (what `moduleResolution: nodenext` needs).
+// Usage: node scripts/check-docs-snippets.mjs [FILES...]   (exit 1 when a snippet fails)
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const mdFiles = (dir) => readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? mdFiles(join(dir, e.name)) : e.name.endsWith('.md') ? [join(dir, e.name)] : []));
+const targets = process.argv.slice(2).length ? process.argv.slice(2).map((f) => join(process.cwd(), f)) : [join(root, 'README.md'), ...mdFiles(join(root, 'docs'))];
+
+/** Snippets of one markdown file: language tag flags, first line number, code. */
+function snippets(file) {
+  const lines = readFileSync(file, 'utf8').split('\n');
+  const found = [];
+  for (let i = 0; i < lines.length; i++) {
+    const open = /^(\s*)```(ts|typescript)(?:\s+(.*))?$/.exec(lines[i]);
+    if (!open) continue;
+    const indent = open[1].length;
+    const flags = (open[3] ?? '').split(/\s+/).filter(Boolean);
+    const body = [];
+    let j = i + 1;
+    for (; j < lines.length && !/^\s*```\s*$/.test(lines[j]); j++) body.push(lines[j].slice(indent));
+    found.push({ line: i + 2, flags, code: body.join('\n') });
+    i = j;
+  }
+  return found;
+}
+
+// `upkeep` and every subpath of package.json "exports" resolve to the sources.
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+const paths = {};
+for (const [subpath, target] of Object.entries(pkg.exports)) {
+  const types = typeof target === 'object' ? (target.import?.types ?? target.types) : undefined;
+  if (!types) continue;
+  paths[subpath === '.' ? 'upkeep' : `upkeep/${subpath.slice(2)}`] = [join(root, types.replace(/^\.\/dist\//, 'src/').replace(/\.d\.ts$/, '.ts'))];
+}
+
+// Inside the repository, so snippets resolve typeorm, class-validator, ... from its node_modules.
+mkdirSync(join(root, 'node_modules', '.cache'), { recursive: true });
+const work = mkdtempSync(join(root, 'node_modules', '.cache', 'upkeep-doc-snippets-'));
+const entries = []; // { path, source: `${doc}:${line}`, expectError, code }
+const problems = [];
+let counter = 0;
+for (const doc of targets) {
+  const rel = relative(root, doc);
+  const dir = join(work, String(counter++).padStart(3, '0'));
+  mkdirSync(dir);
+  for (const [index, s] of snippets(doc).entries()) {
+    const named = s.flags.find((f) => f.startsWith('file='))?.slice(5);
+    const path = join(dir, named ?? `snippet-${index + 1}.ts`);
+    const source = `${rel}:${s.line}`;
+    for (const [n, text] of s.code.split('\n').entries()) {
+      const m = /from\s+['"](\.{1,2}\/[^'"]+)['"]/.exec(text);
+      if (m && !/\.(js|mjs|cjs|json)$/.test(m[1])) problems.push(`${rel}:${s.line + n}: relative import '${m[1]}' has no extension (nodenext needs '${m[1]}.js')`);
+    }
+    // `export {}` keeps every snippet a module, so its names never clash with globals.d.ts.
+    writeFileSync(path, `${s.code}\nexport {};\n`);
+    entries.push({ path, source, expectError: s.flags.includes('expect-error'), skip: s.flags.includes('ignore') });
+  }
+}
+
+const options = {
+  target: ts.ScriptTarget.ES2022,
+  module: ts.ModuleKind.ESNext,
+  moduleResolution: ts.ModuleResolutionKind.Bundler,
+  lib: ['lib.es2023.d.ts', 'lib.esnext.disposable.d.ts', 'lib.dom.d.ts'],
+  types: ['node'],
+  typeRoots: [join(root, 'node_modules', '@types')],
+  strict: true,
+  experimentalDecorators: true,
+  emitDecoratorMetadata: true,
+  useDefineForClassFields: false,
+  esModuleInterop: true,
+  skipLibCheck: true,
+  resolveJsonModule: true,
+  isolatedModules: true,
+  noEmit: true,
+  baseUrl: root,
+  paths,
+};
+const checked = entries.filter((e) => !e.skip);
+const globals = join(root, 'scripts', 'docs-snippets', 'globals.d.ts');
+const LIBRARIES = ['typeorm', 'class-validator', 'class-transformer'];
+
+// Pass 1: every snippet alone, plus a probe that lists what upkeep and the libraries export.
+const probe = join(work, 'probe.ts');
+writeFileSync(probe, [...Object.keys(paths), ...LIBRARIES].map((m, i) => `import * as m${i} from '${m}';\nexport { m${i} };`).join('\n'));
+const UNRESOLVED = new Set([2304, 2552, 18004, 2503, 2580]);
+function compile(files) {
+  const program = ts.createProgram([...files, globals, probe], options);
+  return { program, diagnostics: ts.getPreEmitDiagnostics(program) };
+}
+const first = compile(checked.map((e) => e.path));
+const exportsOf = new Map(); // name -> module
+{
+  const checker = first.program.getTypeChecker();
+  const sf = first.program.getSourceFile(probe);
+  const modules = [...Object.keys(paths), ...LIBRARIES];
+  for (const stmt of sf.statements) {
+    if (!ts.isImportDeclaration(stmt)) continue;
+    const spec = stmt.moduleSpecifier.text;
+    const sym = checker.getSymbolAtLocation(stmt.moduleSpecifier);
+    if (!sym) continue;
+    for (const e of checker.getExportsOfModule(sym)) if (!exportsOf.has(e.name)) exportsOf.set(e.name, spec);
+  }
+  void modules;
+}
+
+/** Top-level declarations and imported bindings of a snippet: name -> { text, kind }. */
+function declarationsOf(path) {
+  const sf = ts.createSourceFile(path, readFileSync(path, 'utf8'), ts.ScriptTarget.ES2022, true);
+  const out = new Map();
+  for (const stmt of sf.statements) {
+    if (ts.isImportDeclaration(stmt)) {
+      const clause = stmt.importClause;
+      const text = stmt.getText(sf);
+      if (clause?.name) out.set(clause.name.text, { kind: 'import', text });
+      const nb = clause?.namedBindings;
+      if (nb && ts.isNamespaceImport(nb)) out.set(nb.name.text, { kind: 'import', text });
+      if (nb && ts.isNamedImports(nb)) for (const el of nb.elements) out.set(el.name.text, { kind: 'import', text: `import ${stmt.importClause.isTypeOnly || el.isTypeOnly ? 'type ' : ''}{ ${el.propertyName ? `${el.propertyName.text} as ` : ''}${el.name.text} } from ${stmt.moduleSpecifier.getText(sf)};` });
+      continue;
+    }
+    const names = [];
+    if ((ts.isClassDeclaration(stmt) || ts.isFunctionDeclaration(stmt) || ts.isInterfaceDeclaration(stmt) || ts.isTypeAliasDeclaration(stmt) || ts.isEnumDeclaration(stmt)) && stmt.name) names.push(stmt.name.text);
+    if (ts.isVariableStatement(stmt)) for (const d of stmt.declarationList.declarations) if (ts.isIdentifier(d.name)) names.push(d.name.text);
+    if (!names.length) continue;
+    const text = stmt.getText(sf);
+    const exported = /^(\s*@[^\n]*\n)*\s*export\s/.test(text) || text.startsWith('export ');
+    // Decorators come before `export`: insert it after them.
+    const withExport = exported ? text : text.replace(/^((?:\s*@[\s\S]*?\)\s*\n)*)(\s*)/, (_, decorators, space) => `${decorators}${space}export `);
+    for (const n of names) out.set(n, { kind: 'declaration', text: withExport });
+  }
+  return out;
+}
+
+// Pass 2: each snippet imports what it lacks from earlier snippets of its page (a context
+// module per snippet), from upkeep, or from the libraries.
+const unresolved = new Map(checked.map((e) => [e.path, new Set()]));
+for (const d of first.diagnostics) {
+  if (!d.file || !UNRESOLVED.has(d.code) || !unresolved.has(d.file.fileName)) continue;
+  const name = /'([^']+)'/.exec(ts.flattenDiagnosticMessageText(d.messageText, ' '))?.[1];
+  if (name) unresolved.get(d.file.fileName).add(name);
+}
+const pages = new Map();
+for (const e of checked) {
+  const dir = dirname(e.path);
+  if (!pages.has(dir)) pages.set(dir, []);
+  pages.get(dir).push(e);
+}
+for (const [dir, list] of pages) {
+  const seen = new Map(); // name -> { kind, text } from earlier snippets (latest wins)
+  for (const [k, e] of list.entries()) {
+    const missing = [...unresolved.get(e.path)];
+    const fromContext = missing.filter((n) => seen.has(n));
+    const lines = [];
+    if (fromContext.length) {
+      const ctxPath = join(dir, `context-${k}.ts`);
+      const body = [...new Set([...seen.values()].filter((v) => v.kind === 'import').map((v) => v.text))];
+      const decls = [...new Set([...seen.values()].filter((v) => v.kind === 'declaration').map((v) => v.text))];
+      const reexports = [...seen.entries()].filter(([, v]) => v.kind === 'import').map(([n]) => n);
+      writeFileSync(ctxPath, `${body.join('\n')}\n${decls.join('\n\n')}\nexport { ${reexports.join(', ')} };\n`);
+      lines.push(`import { ${fromContext.join(', ')} } from './context-${k}.js';`);
+    }
+    const byModule = new Map();
+    for (const n of missing.filter((m) => !seen.has(m) && exportsOf.has(m))) {
+      const mod = exportsOf.get(n);
+      if (!byModule.has(mod)) byModule.set(mod, []);
+      byModule.get(mod).push(n);
+    }
+    for (const [mod, names] of byModule) lines.push(`import { ${names.join(', ')} } from '${mod}';`);
+    if (lines.length) writeFileSync(e.path, `${readFileSync(e.path, 'utf8')}${lines.join(' ')}\n`);
+    for (const [n, v] of declarationsOf(e.path)) if (!(v.kind === 'import' && v.text.includes('./context-'))) seen.set(n, v);
+  }
+}
+const second = compile(checked.map((e) => e.path));
+const bySnippet = new Map(checked.map((e) => [e.path, []]));
+for (const d of second.diagnostics) {
+  if (!d.file) {
+    problems.push(`TypeScript: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`);
+    continue;
+  }
+  const list = bySnippet.get(d.file.fileName);
+  if (!list) continue; // diagnostics of src/ are `npm run typecheck`'s business, of context files the snippet's own
+  list.push(d);
+}
+let failed = 0;
+for (const e of checked) {
+  const diags = bySnippet.get(e.path);
+  const [docFile, docLine] = e.source.split(':');
+  if (e.expectError) {
+    if (!diags.length) problems.push(`${e.source}: marked expect-error, but it compiles`);
+    continue;
+  }
+  for (const d of diags) {
+    const { line } = d.file.getLineAndCharacterOfPosition(d.start ?? 0);
+    problems.push(`${docFile}:${Number(docLine) + line}: TS${d.code} ${ts.flattenDiagnosticMessageText(d.messageText, '\n  ')}`);
+  }
+  if (diags.length) failed++;
+}
+rmSync(work, { recursive: true, force: true });
+const skipped = entries.length - checked.length;
+if (problems.length) {
+  for (const p of problems) console.error(p);
+  console.error(`\ncheck-docs-snippets: FAIL: ${problems.length} problems in ${failed} of ${checked.length} snippets (${targets.length} files${skipped ? `, ${skipped} marked ignore` : ''})`);
+  process.exit(1);
+}
+console.log(`check-docs-snippets: ${checked.length} snippets in ${targets.length} files compile${skipped ? ` (${skipped} marked ignore)` : ''}; expect-error snippets fail as they should`);
