@@ -145,6 +145,12 @@ export class UpkeepSubject implements QueueSubject {
     return Number((before as Array<{ n: number | string }>)[0]!.n);
   }
 
+  /** The Upkeep of the current round (for scripts that use more of its API, e.g. bench/admin.ts). */
+  upkeepInstance(): Upkeep {
+    if (!this.upkeep) throw new Error('setup() first');
+    return this.upkeep;
+  }
+
   takeLogCounts(): Record<string, number> {
     return this.logger.take();
   }
