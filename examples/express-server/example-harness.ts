@@ -1,6 +1,7 @@
 /**
  * Drives one server example over HTTP, as its test: the server and a runner are separate
- * processes (RUNNER=off in the server), on a fresh SQLite file (or DATABASE_URL).
+ * processes (RUNNER=off in the server), on a fresh SQLite file (or the empty database at
+ * UPKEEP_EXAMPLE_DATABASE_URL).
  * Shared by the Express, Fastify and NestJS example tests.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -53,7 +54,9 @@ async function until<T>(fn: () => Promise<T | null | undefined | false>, what: s
 export function exampleSuite(name: string, serverScript: string): void {
   describe(`${name} example, as separate processes over HTTP`, () => {
     const dir = mkdtempSync(join(tmpdir(), `upkeep-${name}-`));
-    const env = { PORT: '0', SQLITE_PATH: join(dir, 'example.db'), RUNNER: 'off', UPKEEP_DEMO_AUTH: 'x-role' };
+    // UPKEEP_EXAMPLE_DATABASE_URL runs the example on that database (an empty one) instead of SQLite.
+    const url = process.env.UPKEEP_EXAMPLE_DATABASE_URL;
+    const env: Record<string, string> = { PORT: '0', SQLITE_PATH: join(dir, 'example.db'), RUNNER: 'off', UPKEEP_DEMO_AUTH: 'x-role', ...(url ? { DATABASE_URL: url } : {}) };
     let server: ChildProcess | undefined;
     let runner: ChildProcess | undefined;
     let base = '';
