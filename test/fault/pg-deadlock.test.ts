@@ -2,8 +2,8 @@
 // `UPDATE ... WHERE locked_by = $ AND id IN (...)` and the batch completion: both lock the same
 // rows (a runner's tracked tasks include those whose results wait to be written), in different
 // orders. Made likely on purpose: three runner processes, 0 ms tasks, big claim and completion
-// batches and a heartbeat every 10 ms, so heartbeats and completions of one runner overlap all
-// the time. Counted where PostgreSQL reports it (its log: "deadlock detected") and where the
+// batches, a heartbeat every 10 ms, and a row trigger that makes each row update 0.5 ms slower,
+// so heartbeats and completions of one runner overlap all the time. Counted where PostgreSQL reports it (its log: "deadlock detected") and where the
 // runner does (runner:error events). One lock order for every multi-row UPDATE makes it 0.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,7 +14,7 @@ import { startThrowawayPostgres, throwawayPostgresProblem, type ThrowawayPostgre
 import { enqueue, errorDigest, formatSummary, openControl, sample, summarise, until, type Control, type FaultSummary } from './harness';
 
 const problem = throwawayPostgresProblem();
-const N = 4000;
+const N = 2000;
 const DB = 'upkeep_fault';
 
 describe.skipIf(problem)('PostgreSQL: heartbeats and batch completions under load', () => {
@@ -33,7 +33,13 @@ describe.skipIf(problem)('PostgreSQL: heartbeats and batch completions under loa
     control = await openControl(pg.options(DB));
     logDir = mkdtempSync(join(tmpdir(), 'upkeep-fault-'));
     const specs = await enqueue(control, Array.from({ length: N }, (_, i) => ({ label: `t${i}` })));
-    const runner = { concurrency: 25, claimBatchSize: 100, leaseMs: 10_000, heartbeatIntervalMs: 10, rescueIntervalMs: 1000 };
+    // Widen the window, not the cause: every updated row of maintenance_tasks takes 0.5 ms
+    // longer (locked, then the trigger sleeps), so a heartbeat and a batch completion of one
+    // runner are nearly always in progress together. Statements that lock their rows in one
+    // order still never deadlock, however slow.
+    await control.query(`CREATE FUNCTION upkeep_fault_slow_row() RETURNS trigger AS $$ BEGIN PERFORM pg_sleep(0.0005); RETURN NEW; END $$ LANGUAGE plpgsql`);
+    await control.query('CREATE TRIGGER upkeep_fault_slow BEFORE UPDATE ON maintenance_tasks FOR EACH ROW EXECUTE FUNCTION upkeep_fault_slow_row()');
+    const runner = { concurrency: 25, claimBatchSize: 100, leaseMs: 5000, heartbeatIntervalMs: 10, rescueIntervalMs: 1000 };
     runners = await Promise.all(['a', 'b', 'c'].map((name) => startRunnerProcess({ name, dataSource: pg.options(DB), logDir, runner })));
     await until('every task final', async () => {
       const c = await control.counts();
