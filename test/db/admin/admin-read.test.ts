@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAdminHandler, type Upkeep } from '../../../src';
-import { openTestDataSource, TEST_DB } from '../../helpers/db';
+import { createAdminHandler, Upkeep } from '../../../src';
+import { dbDate, openTestDataSource, TEST_DB } from '../../helpers/db';
 import { AdminSumProcessor, makeAdmin, makeUpkeep } from './admin-fixtures';
 
 describe(`admin API read routes and auth (${TEST_DB})`, () => {
@@ -117,6 +117,19 @@ describe(`admin API read routes and auth (${TEST_DB})`, () => {
     expect(doc.openapi).toBe('3.1.0');
     expect(doc.paths['/tasks/{id}/start']!.post!['x-permission']).toBe('tasks:start');
     expect(doc.paths['/tasks/metrics']!.get).toBeDefined();
+  });
+
+  it("serves a task's samples and cron schedules with their next occurrence", async () => {
+    await env.dataSource.query(
+      `INSERT INTO task_metrics (task_id, ${TEST_DB === 'mariadb' ? '`timestamp`' : '"timestamp"'}, memory_usage_mb, device, processing_stage) VALUES (${TEST_DB === 'postgres' ? '$1, $2' : '?, ?'}, 512, 'cpu', 'load')`,
+      [ids[0], dbDate(new Date('2026-06-01T00:00:00Z'))],
+    );
+    const samples = await call('GET', `/tasks/${ids[0]}/metrics`, { role: 'viewer' });
+    expect((samples.body as { items: unknown[] }).items).toEqual([expect.objectContaining({ memoryUsageMb: 512, device: 'cpu', processingStage: 'load', timestamp: '2026-06-01T00:00:00.000Z' })]);
+    const scheduled = new Upkeep({ dataSource: env.dataSource, processors: [AdminSumProcessor], clock: () => new Date('2026-06-01T10:00:00Z'), schedules: [{ name: 'nightly', cron: '0 3 * * *', timezone: 'UTC', processor: AdminSumProcessor.create({ numbers: [] }) }] });
+    const res = await makeAdmin(scheduled)('GET', '/schedules', { role: 'viewer' });
+    expect(res.body).toEqual({ items: [{ name: 'nightly', cron: '0 3 * * *', timezone: 'UTC', catchUp: 'latest', nextOccurrence: '2026-06-02T03:00:00.000Z' }] });
+    await scheduled.close();
   });
 
   it('never leaks internals on an unexpected error', async () => {
