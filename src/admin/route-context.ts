@@ -6,7 +6,9 @@ import type { QueryParam } from './validate';
 
 /** What a route handler receives. */
 export interface RouteContext {
+  /** The Upkeep instance served. */
   upkeep: Upkeep;
+  /** The request as received. */
   request: AdminRequest;
   /** Path parameters (`:id`, `:action`). */
   params: Record<string, string>;
@@ -14,8 +16,11 @@ export interface RouteContext {
   query: Record<string, unknown>;
   /** Parsed and validated body. */
   body: unknown;
+  /** Who is calling (from `authorize`). */
   principal: AdminPrincipal;
+  /** The `x-request-id` of this request (given or generated). */
   requestId: string;
+  /** The handler's options with defaults applied. */
   options: Required<Pick<AdminHandlerOptions, 'maxBulk' | 'ssePollIntervalMs' | 'sseKeepAliveMs'>> & AdminHandlerOptions;
   /** Checks a permission against the policy (per task when given); throws 403. */
   allow(action: AdminPermission, task?: MaintenanceTask): Promise<void>;
@@ -27,6 +32,7 @@ export interface RouteContext {
 export interface AdminRoute {
   /** Stable operation name (OpenAPI `operationId`). */
   name: string;
+  /** HTTP method (HEAD is served by GET routes). */
   method: 'GET' | 'POST';
   /** Path pattern relative to the mount point; `:name` segments are parameters, a trailing `*` matches the rest. */
   path: string;
@@ -46,5 +52,6 @@ export interface AdminRoute {
   produces?: string[];
   /** Error statuses the route can answer besides 401/403/429. */
   errors: number[];
+  /** Serves the route. */
   handler: (ctx: RouteContext) => Promise<AdminResponse>;
 }

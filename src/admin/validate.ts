@@ -16,12 +16,19 @@ export function badRequest(message: string, issues: RequestIssue[]): InvalidArgu
 
 /** Spec of one query parameter (also rendered into OpenAPI). */
 export interface QueryParam {
+  /** Kind of value; `list` is comma-separated (or repeated) strings. */
   type: 'string' | 'integer' | 'date-time' | 'list' | 'boolean';
+  /** One line for the docs and OpenAPI. */
   description: string;
+  /** Allowed values (each item, for a list). */
   enum?: readonly string[];
+  /** Smallest integer allowed. */
   min?: number;
+  /** Largest integer allowed. */
   max?: number;
+  /** Longest string (each item, for a list). */
   maxLength?: number;
+  /** Pattern each string must match. */
   pattern?: RegExp;
 }
 
