@@ -35,6 +35,10 @@ async function start(ctx: RouteContext, task: MaintenanceTask, body: { device?: 
   if (task.status !== 'INACTIVE' && task.status !== 'PAUSED') {
     throw new IllegalTransitionError(task.id, task.status, 'PENDING', 'only INACTIVE or PAUSED tasks can be started');
   }
+  if (body.device !== undefined && !ctx.upkeep.settings.enableResourceTracking) {
+    // Without resource tracking runners place nothing, so a pin would be silently ignored.
+    throw badRequest('Invalid start', [{ property: 'body.device', message: 'needs settings.enableResourceTracking (runners ignore devices without it)' }]);
+  }
   const now = ctx.upkeep.internals.now();
   if (!(await startTaskNow(dbOf(ctx.upkeep), task, now, body.device))) {
     const current = await ctx.upkeep.getTask(task.id);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAdminHandler, type Upkeep } from '../../../src';
+import { createAdminHandler, Upkeep } from '../../../src';
 import { dbDate, openTestDataSource, TEST_DB } from '../../helpers/db';
 import { AdminSumProcessor, headerAuthorize, makeAdmin, makeUpkeep } from './admin-fixtures';
 
@@ -96,6 +96,13 @@ describe(`admin API mutations, audit and bad requests (${TEST_DB})`, () => {
     await upkeep.runDue(); // this process's devices: the CPU only
     const after = await upkeep.getTask(task.id);
     expect(after).toMatchObject({ status: 'ERROR', failureReason: 'device_unavailable' });
+    const untracked = new Upkeep({ dataSource: env.dataSource, processors: [AdminSumProcessor], settings: { enableResourceTracking: false } });
+    const other = await untracked.createTask(AdminSumProcessor.create({ numbers: [9] }), { inactive: true });
+    const refused = await makeAdmin(untracked)('POST', `/tasks/${other.id}/start`, { role: 'operator', body: { device: 'cuda:0' } });
+    expect(refused.status).toBe(400);
+    expect(JSON.stringify(refused.body)).toContain('enableResourceTracking');
+    expect((await untracked.getTask(other.id))!.status).toBe('INACTIVE');
+    await untracked.close();
   });
 
   it('a viewer cannot cancel (403, nothing changes); an operator can; unknown ids are 404', async () => {
