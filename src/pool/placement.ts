@@ -149,29 +149,43 @@ const PRIMARY: Role = 2;
 /** The CPU as a fallback on a machine with GPUs. */
 const FALLBACK: Role = 3;
 
-/** Which slots a scan looks for: primaries that fit now (and are not failing, unless they have an idle instance), or fallbacks. */
-type Want = 0 | 1 | 2 | 3 | 4 | 5 | 6;
-const FITTING: Want = 0;
-const FITTING_IDLE: Want = 1;
-const FITTING_PENDING: Want = 2;
-const FITTING_CREATE: Want = 3;
-const FALLBACK_IDLE: Want = 4;
-const FALLBACK_PENDING: Want = 5;
-const FALLBACK_CREATE: Want = 6;
-
 function placeAuto<I>(request: PlacementRequest, slots: readonly DeviceSlot<I>[], claims: Claims<I>, rules: PlacementRules, now: number): Placement<I> {
   const memoryMb = request.memoryMb;
   let hasGpu = false;
   for (const slot of slots) if (slot.info.kind === 'cuda' && slot.enabled && slot.max > 0) hasGpu = true;
   const cpuAllowed = !hasGpu || rules.cpuFallback;
+  // One pass: the best-ranked slot of each kind the answer may need.
   let allowed = 0;
   let eligible = 0;
   let fallbacks = 0;
+  let fitting: DeviceSlot<I> | undefined; // a primary with room now whose factory is not failing (or that has an idle instance)
+  let fittingIdle: DeviceSlot<I> | undefined;
+  let fittingPending: DeviceSlot<I> | undefined;
+  let fittingCreate: DeviceSlot<I> | undefined;
+  let fallbackIdle: DeviceSlot<I> | undefined;
+  let fallbackPending: DeviceSlot<I> | undefined;
+  let fallbackCreate: DeviceSlot<I> | undefined;
   for (const slot of slots) {
     const role = roleOf(slot, memoryMb, hasGpu, cpuAllowed);
-    if (role !== EXCLUDED) allowed += 1;
-    if (role === PRIMARY || role === FALLBACK) eligible += 1;
-    if (role === FALLBACK) fallbacks += 1;
+    if (role === EXCLUDED) continue;
+    allowed += 1;
+    if (role === TOO_SMALL) continue;
+    eligible += 1;
+    const room = hasRoom(slot, memoryMb, claims);
+    const idle = slot.idle.length > 0;
+    const pending = slot.pendingCreates > claims.pending(slot);
+    if (role === PRIMARY) {
+      if (!room || (!idle && isBroken(slot, rules.maxCreateFailures, now))) continue;
+      if (!fitting || ranksBefore(slot, fitting, claims)) fitting = slot;
+      if (idle && (!fittingIdle || ranksBefore(slot, fittingIdle, claims))) fittingIdle = slot;
+      if (pending && (!fittingPending || ranksBefore(slot, fittingPending, claims))) fittingPending = slot;
+      if (canCreate(slot, memoryMb, claims, now) && (!fittingCreate || ranksBefore(slot, fittingCreate, claims))) fittingCreate = slot;
+    } else {
+      fallbacks += 1;
+      if (room && idle && (!fallbackIdle || ranksBefore(slot, fallbackIdle, claims))) fallbackIdle = slot;
+      if (room && pending && (!fallbackPending || ranksBefore(slot, fallbackPending, claims))) fallbackPending = slot;
+      if (canCreate(slot, memoryMb, claims, now) && (!fallbackCreate || ranksBefore(slot, fallbackCreate, claims))) fallbackCreate = slot;
+    }
   }
   if (allowed === 0) return { kind: 'fail', error: noDeviceError(rules.poolName, hasGpu) };
   if (eligible === 0) {
@@ -184,33 +198,18 @@ function placeAuto<I>(request: PlacementRequest, slots: readonly DeviceSlot<I>[]
     if (chosen) return chosen;
   }
 
-  const maxFailures = rules.maxCreateFailures;
-  // GPUs with room for the request now, unless their factory keeps failing.
-  const idle = best(slots, FITTING_IDLE, memoryMb, hasGpu, cpuAllowed, claims, maxFailures, now);
-  if (idle) return { kind: 'idle', slot: idle, instance: idle.idle[idle.idle.length - 1]! };
-  const pending = best(slots, FITTING_PENDING, memoryMb, hasGpu, cpuAllowed, claims, maxFailures, now);
-  if (pending) return { kind: 'pending', slot: pending };
-  const create = best(slots, FITTING_CREATE, memoryMb, hasGpu, cpuAllowed, claims, maxFailures, now);
-  if (create) return { kind: 'create', slot: create };
+  // GPUs with room for the request now: an idle instance, one being created, a new one.
+  if (fittingIdle) return { kind: 'idle', slot: fittingIdle, instance: fittingIdle.idle[fittingIdle.idle.length - 1]! };
+  if (fittingPending) return { kind: 'pending', slot: fittingPending };
+  if (fittingCreate) return { kind: 'create', slot: fittingCreate };
   // A GPU that fits but is busy: wait for it rather than move to the CPU.
-  const fitting = best(slots, FITTING, memoryMb, hasGpu, cpuAllowed, claims, maxFailures, now);
   if (fitting) return { kind: 'wait', slot: fitting };
-
-  if (fallbacks > 0) {
-    const fallbackIdle = best(slots, FALLBACK_IDLE, memoryMb, hasGpu, cpuAllowed, claims, maxFailures, now);
-    if (fallbackIdle) return { kind: 'idle', slot: fallbackIdle, instance: fallbackIdle.idle[fallbackIdle.idle.length - 1]! };
-    const fallbackPending = best(slots, FALLBACK_PENDING, memoryMb, hasGpu, cpuAllowed, claims, maxFailures, now);
-    if (fallbackPending) return { kind: 'pending', slot: fallbackPending };
-    const fallbackCreate = best(slots, FALLBACK_CREATE, memoryMb, hasGpu, cpuAllowed, claims, maxFailures, now);
-    if (fallbackCreate) return { kind: 'create', slot: fallbackCreate };
-  }
+  if (fallbackIdle) return { kind: 'idle', slot: fallbackIdle, instance: fallbackIdle.idle[fallbackIdle.idle.length - 1]! };
+  if (fallbackPending) return { kind: 'pending', slot: fallbackPending };
+  if (fallbackCreate) return { kind: 'create', slot: fallbackCreate };
   // Wait on the best fallback, else on the primaries, unless all of them are hopeless.
-  const waitable = fallbacks > 0
-    ? [
-        ...rank(slots.filter((slot) => roleOf(slot, memoryMb, hasGpu, cpuAllowed) === FALLBACK), claims),
-        ...slots.filter((slot) => roleOf(slot, memoryMb, hasGpu, cpuAllowed) === PRIMARY),
-      ]
-    : slots.filter((slot) => roleOf(slot, memoryMb, hasGpu, cpuAllowed) === PRIMARY);
+  const primaries = slots.filter((slot) => roleOf(slot, memoryMb, hasGpu, cpuAllowed) === PRIMARY);
+  const waitable = fallbacks > 0 ? [...rank(slots.filter((slot) => roleOf(slot, memoryMb, hasGpu, cpuAllowed) === FALLBACK), claims), ...primaries] : primaries;
   return waitOrFail(waitable, rules, now);
 }
 
@@ -219,40 +218,6 @@ function roleOf(slot: DeviceSlot<unknown>, memoryMb: number, hasGpu: boolean, cp
   if (!isUsable(slot) || (!gpu && !cpuAllowed)) return EXCLUDED;
   if (neverFits(slot, memoryMb)) return TOO_SMALL;
   return hasGpu && !gpu ? FALLBACK : PRIMARY;
-}
-
-/** The best-ranked slot that is what `want` asks for, or undefined. */
-function best<I>(
-  slots: readonly DeviceSlot<I>[],
-  want: Want,
-  memoryMb: number,
-  hasGpu: boolean,
-  cpuAllowed: boolean,
-  claims: Claims<I>,
-  maxCreateFailures: number,
-  now: number,
-): DeviceSlot<I> | undefined {
-  let chosen: DeviceSlot<I> | undefined;
-  for (const slot of slots) {
-    if (!wanted(slot, want, roleOf(slot, memoryMb, hasGpu, cpuAllowed), memoryMb, claims, maxCreateFailures, now)) continue;
-    if (!chosen || ranksBefore(slot, chosen, claims)) chosen = slot;
-  }
-  return chosen;
-}
-
-function wanted<I>(slot: DeviceSlot<I>, want: Want, role: Role, memoryMb: number, claims: Claims<I>, maxCreateFailures: number, now: number): boolean {
-  if (want <= FITTING_CREATE) {
-    if (role !== PRIMARY || !hasRoom(slot, memoryMb, claims)) return false;
-    if (isBroken(slot, maxCreateFailures, now) && slot.idle.length === 0) return false;
-    if (want === FITTING_IDLE) return slot.idle.length > 0;
-    if (want === FITTING_PENDING) return slot.pendingCreates > claims.pending(slot);
-    if (want === FITTING_CREATE) return canCreate(slot, memoryMb, claims, now);
-    return true;
-  }
-  if (role !== FALLBACK) return false;
-  if (want === FALLBACK_IDLE) return slot.idle.length > 0 && hasRoom(slot, memoryMb, claims);
-  if (want === FALLBACK_PENDING) return slot.pendingCreates > claims.pending(slot) && hasRoom(slot, memoryMb, claims);
-  return canCreate(slot, memoryMb, claims, now);
 }
 
 /** Asks the selector; undefined when it lets the pool choose. */

@@ -12,16 +12,27 @@ export type PoolListener<E extends ServicePoolEventName> = (payload: ServicePool
 export class PoolEvents {
   private readonly emitter = new EventEmitter();
   private readonly onceWrappers = new WeakMap<object, (payload: unknown) => void>();
+  /** Events with at least one listener, kept up on every change (the hot path asks often; every key present, so its shape never changes). */
+  private readonly listened: Record<ServicePoolEventName, boolean> = {
+    'pool:create': false,
+    'pool:destroy': false,
+    'pool:acquire': false,
+    'pool:release': false,
+    'pool:create-error': false,
+    'pool:lease-timeout': false,
+    'pool:evict': false,
+  };
   /** Called when the first listener of an event is added. */
   onFirstListener: ((event: ServicePoolEventName) => void) | undefined;
 
   has(event: ServicePoolEventName): boolean {
-    return this.emitter.listenerCount(event) > 0;
+    return this.listened[event];
   }
 
   on<E extends ServicePoolEventName>(event: E, listener: PoolListener<E>): void {
     const first = !this.has(event);
     this.emitter.on(event, listener as (payload: unknown) => void);
+    this.listened[event] = true;
     if (first) this.onFirstListener?.(event);
   }
 
@@ -33,6 +44,7 @@ export class PoolEvents {
     this.onceWrappers.set(listener, wrapper);
     const first = !this.has(event);
     this.emitter.on(event, wrapper);
+    this.listened[event] = true;
     if (first) this.onFirstListener?.(event);
   }
 
@@ -40,10 +52,11 @@ export class PoolEvents {
     const wrapper = this.onceWrappers.get(listener);
     if (wrapper) this.emitter.off(event, wrapper);
     this.emitter.off(event, listener as (payload: unknown) => void);
+    this.listened[event] = this.emitter.listenerCount(event) > 0;
   }
 
   emit<E extends ServicePoolEventName>(event: E, payload: ServicePoolEvents[E]): void {
-    if (this.emitter.listenerCount(event) === 0) return;
+    if (!this.listened[event]) return;
     for (const listener of this.emitter.listeners(event)) {
       try {
         (listener as (payload: unknown) => void)(payload);
