@@ -1,5 +1,5 @@
 /**
- * `npm run bench:admin`: latency of the admin API's task list with 100,000 tasks in
+ * `npm run bench:admin-list`: latency of the admin API's task list with 100,000 tasks in
  * PostgreSQL: the first page, a deep cursor page (after walking 20,000 rows), a filtered page
  * (status + type), each measured through `createAdminHandler` (routing, auth, SQL, JSON).
  * Prints p50/p95 per case and the query plan of each; target: p50 under 20 ms.
@@ -48,7 +48,7 @@ async function admin(sql: string) {
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
 
 async function main() {
-  console.log(`bench:admin: ${TASKS.toLocaleString()} tasks in PostgreSQL (${adminUrl.host}), ${RUNS} runs per case`);
+  console.log(`bench:admin-list: ${TASKS.toLocaleString()} tasks in PostgreSQL (${adminUrl.host}), ${RUNS} runs per case`);
   await admin(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
   await admin(`CREATE DATABASE ${dbName}`);
   const url = new URL(adminUrl.toString());
