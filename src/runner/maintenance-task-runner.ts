@@ -15,9 +15,11 @@ import type { MaintenanceTaskProcessor } from '../processor/maintenance-task-pro
 import { instantiateProcessor, parseProcessorJson, serializeProcessor, validateProcessor } from '../processor/serialization';
 import { retryDelayMs } from './backoff';
 import { resolveRunnerOptions, type ResolvedRunnerOptions, type RunnerOptions } from './runner-options';
-import { describeThrown, toStorableResult } from './storable-result';
+import { describeThrown, RESULT_LIMITS, toStorableResult } from './storable-result';
 import { RunningTaskContext } from './task-context';
+import { LeaseClock } from './lease-clock';
 import { PgListener } from '../store/pg-listener';
+import { classifyWriteError } from '../store/write-errors';
 import { TaskQueue } from '../queue/task-queue';
 import { ANY, DevicePlacement } from '../resources/device-placement';
 import { MetricRecorder } from '../resources/metric-recorder';
@@ -88,6 +90,8 @@ interface PendingCompletion {
   durationMs: number;
   cleanupDone: boolean;
   progressDone: number | null;
+  /** Writes of this result that failed one by one. */
+  failures?: number;
 }
 
 const NON_RETRYABLE: ReadonlySet<TaskFailureReason> = new Set<TaskFailureReason>([
@@ -127,12 +131,25 @@ export class MaintenanceTaskRunner {
   private timers: NodeJS.Timeout[] = [];
   private pollTimer: NodeJS.Timeout | undefined;
   private readonly counters: RunnerStats = { claimed: 0, completed: 0, failed: 0, retried: 0, cancelled: 0, paused: 0, handedBack: 0, rescued: 0 };
-  private readonly wake = () => this.requestPump();
+  private readonly wake = () => {
+    this.wokenAt = Date.now();
+    this.wakeRetried = false;
+    this.requestPump();
+  };
+  /** When the latest wake-up (or start) came, and whether an empty claim after it was already tried again. */
+  private wokenAt = 0;
+  private wakeRetried = false;
   private starting: Promise<void> | undefined;
   private pumpDone: Promise<void> = Promise.resolve();
   private listener: PgListener | undefined;
   private readonly scheduleCursor = new Map<string, Date>();
   private registryUsable = true;
+  private unknownStatusCheckedAt = 0;
+  private readonly reportedUnknown = new Set<string>();
+  /** A stopping runner gives up on writes the database keeps failing after this time (epoch ms). */
+  private writeDeadline = Infinity;
+  /** Local lease of every task held: a frozen process must not start or finish a task it lost. */
+  private readonly leaseClock: LeaseClock;
   private startedAt = new Date();
 
   constructor(
@@ -141,6 +158,7 @@ export class MaintenanceTaskRunner {
   ) {
     this.options = resolveRunnerOptions(options, up.settings.maxQueueSize);
     this.queue = new TaskQueue<MaintenanceTask>(up.settings);
+    this.leaseClock = new LeaseClock(this.options.leaseMs);
     this.placement = up.settings.enableResourceTracking ? new DevicePlacement(up.devices) : undefined;
     this.metrics = new MetricRecorder(up.runnerStore.db, (error) => this.reportError('metrics', error));
     this.errorHandler = new TaskErrorHandler({
@@ -218,7 +236,7 @@ export class MaintenanceTaskRunner {
     this.up.publish('runner:started', { runnerId: this.id, concurrency: this.options.concurrency, processorTypes: this.processorTypes });
     // A runner that starts rescues right away: a restart after a crash should not wait.
     await this.rescueExpired();
-    if (!this.stopping) this.requestPump();
+    if (!this.stopping) this.wake();
   }
 
   /** Writes this runner's row in `upkeep_runners`; a registry that cannot be written is reported once and then left alone. */
@@ -325,7 +343,8 @@ export class MaintenanceTaskRunner {
         await this.handBack(stuck, 'shutdown');
       }
     }
-    await this.flushCompletions(Date.now() + Math.max(5000, graceMs));
+    this.writeDeadline = Date.now() + Math.max(5000, graceMs);
+    await this.flushCompletions();
     await this.metrics.flush();
     this.teardown();
     if (this.registryUsable) await this.up.runnerRegistry.remove(this.id).catch((error) => this.reportError('registry', error));
@@ -382,6 +401,7 @@ export class MaintenanceTaskRunner {
         // Claim when the local queue runs low, so slots refill at once while work remains.
         if (this.stopping || room <= 0 || !this.queueLow) continue;
         const limit = Math.min(room, this.options.claimBatchSize);
+        const sentAt = Date.now();
         const claimed = await this.up.runnerStore.claim({
           runnerId: this.id,
           types: this.processorTypes,
@@ -391,6 +411,7 @@ export class MaintenanceTaskRunner {
           device: this.soleDevice(),
         });
         this.claimFailures = 0;
+        for (const task of claimed) this.leaseClock.renew(task.id, sentAt);
         lastClaimEmpty = claimed.length === 0;
         if (this.stopping) {
           // stop() began while this claim was in flight: these go straight back.
@@ -411,9 +432,16 @@ export class MaintenanceTaskRunner {
     if (this.stopping) return;
     if (lastClaimEmpty) this.checkIdle();
     // Poll again later; a failing database backs off up to 30 s.
+    // A claim that came back empty right after a wake-up may have skipped a due row that was
+    // locked for a moment (MySQL/MariaDB foreign-key checks of an event insert): look once more soon.
+    const retryWake = lastClaimEmpty && !this.wakeRetried && Date.now() - this.wokenAt < 1000;
+    if (retryWake) this.wakeRetried = true;
+    else if (!lastClaimEmpty) this.wakeRetried = false;
     const wait = this.claimFailures
       ? Math.min(30_000, this.options.pollIntervalMs * 2 ** Math.min(this.claimFailures, 5))
-      : this.options.pollIntervalMs;
+      : retryWake
+        ? Math.min(50, this.options.pollIntervalMs)
+        : this.options.pollIntervalMs;
     if (!this.pollTimer && !(this.options.exitWhenIdle && lastClaimEmpty && this.isQuiet())) {
       this.pollTimer = setTimeout(() => {
         this.pollTimer = undefined;
@@ -500,6 +528,7 @@ export class MaintenanceTaskRunner {
     this.pumping = true;
     let empty = false;
     try {
+      const sentAt = Date.now();
       const claimed = await this.up.runnerStore.claim({
         runnerId: this.id,
         types: this.processorTypes,
@@ -509,6 +538,7 @@ export class MaintenanceTaskRunner {
         device: this.soleDevice(),
       });
       empty = claimed.length === 0;
+      for (const task of claimed) this.leaseClock.renew(task.id, sentAt);
       for (const task of claimed) this.enqueueLocal(task);
       this.counters.claimed += claimed.length;
     } catch (error) {
@@ -516,7 +546,8 @@ export class MaintenanceTaskRunner {
     } finally {
       this.pumping = false;
     }
-    if (empty && this.isQuiet()) {
+    // A wake-up that arrived during this claim is not lost: claim again.
+    if (empty && this.isQuiet() && !this.pumpAgain) {
       await this.up.recorder.flush();
       this.resolveIdle();
     } else {
@@ -555,7 +586,8 @@ export class MaintenanceTaskRunner {
       },
       heartbeat: async () => {
         // Awaited by processor code, maybe inside its own transaction: the foreground store.
-        await this.up.store.renewLease(this.id, task.id, this.options.leaseMs, this.up.now());
+        const sentAt = Date.now();
+        if (await this.up.store.renewLease(this.id, task.id, this.options.leaseMs, this.up.now())) this.leaseClock.renew(task.id, sentAt);
       },
     });
     Object.assign(flight, {
@@ -580,7 +612,10 @@ export class MaintenanceTaskRunner {
         if (flight.progressTimer) clearTimeout(flight.progressTimer);
         // A newer attempt of the same task (re-claimed while this one ignored its signal)
         // owns the entry now; only remove our own.
-        if (this.inFlight.get(task.id) === flight) this.inFlight.delete(task.id);
+        if (this.inFlight.get(task.id) === flight) {
+          this.inFlight.delete(task.id);
+          if (!this.completions.some((c) => c.task.id === task.id)) this.leaseClock.forget(task.id);
+        }
         this.placement?.release(task.id);
         this.dispatch();
         if (this.queueLow) this.requestPump();
@@ -629,6 +664,11 @@ export class MaintenanceTaskRunner {
 
   private async runTask(flight: InFlight, failWith?: 'device_unavailable'): Promise<void> {
     const { task } = flight;
+    // A task whose lease ran out while it waited here (the process was frozen) is not started.
+    if (!(await this.holdsLease(task))) {
+      this.leaseClock.forget(task.id);
+      return;
+    }
     this.up.publish('task:started', { task, runnerId: this.id, attempt: task.attempts });
     const loaded = this.loadProcessor(task);
     let outcome: Outcome;
@@ -694,7 +734,7 @@ export class MaintenanceTaskRunner {
     if (typeof settled === 'object' && settled.ok) {
       // Work that finished is kept even if a stop request arrived meanwhile.
       try {
-        return { kind: 'completed', result: toStorableResult(settled.value) };
+        return { kind: 'completed', result: toStorableResult(settled.value, { maxJsonChars: RESULT_LIMITS.maxJsonChars }) };
       } catch (error) {
         const e = describeThrown(error);
         return { kind: 'failed', reason: 'result_not_serializable', retryable: false, error: { name: e.name, message: e.message, code: e.code } };
@@ -759,6 +799,11 @@ export class MaintenanceTaskRunner {
   /** Writes the outcome of an attempt with a conditional update, then emits its event. */
   private async finish(flight: InFlight, outcome: Outcome, cleanupDone: boolean, processor: MaintenanceTaskProcessor | undefined): Promise<void> {
     const { task, ctx } = flight;
+    if (outcome.kind !== 'lease_lost' && outcome.kind !== 'handed_back' && !(await this.holdsLease(task))) {
+      // The lease ran out before the outcome could be written: another runner owns the task.
+      this.leaseClock.forget(task.id);
+      return;
+    }
     const now = this.up.now();
     // Only this claim of the task may write its outcome (not a stale attempt of the same runner),
     // and an admin's pending cancel or pause wins over a retry or pause written here.
@@ -800,12 +845,14 @@ export class MaintenanceTaskRunner {
           const meta = this.up.registry.get(task.processorType)?.meta;
           const wait = retryDelayMs(task.attempts, this.up.settings.retry, meta?.options.backoff);
           const retryAt = new Date(now.getTime() + wait);
-          const ok = await this.up.runnerStore.transition(
-            task.id,
-            'PENDING',
-            { ...base, info, failureReason: outcome.reason, lastError: outcome.error.message, startAt: retryAt, delay: wait, processorJson, priority },
-            now,
-            guard,
+          const ok = await this.writeOutcome('retry', () =>
+            this.up.runnerStore.transition(
+              task.id,
+              'PENDING',
+              { ...base, info, failureReason: outcome.reason, lastError: outcome.error.message, startAt: retryAt, delay: wait, processorJson, priority },
+              now,
+              guard,
+            ),
           );
           if (!ok) return this.lostRace(task, 'retry');
           Object.assign(task, { status: 'PENDING', info, failureReason: outcome.reason, lastError: outcome.error.message, startAt: retryAt });
@@ -815,13 +862,17 @@ export class MaintenanceTaskRunner {
           this.up.publish('task:failed', { task, error: outcome.error, reason: outcome.reason, willRetry: true, retryAt });
           return;
         }
-        const ok = await this.up.runnerStore.transition(
-          task.id,
-          'ERROR',
-          { ...base, info, failureReason: outcome.reason, lastError: outcome.error.message, finished: true },
-          now,
-          { ...guard, noControl: false }, // a final failure stands whatever was requested
-        );
+        const finalGuard = { ...guard, noControl: false }; // a final failure stands whatever was requested
+        const ok = await this.writeOutcome('fail', () =>
+          this.up.runnerStore.transition(task.id, 'ERROR', { ...base, info, failureReason: outcome.reason, lastError: outcome.error.message, finished: true }, now, finalGuard),
+        ).catch(async (error: unknown) => {
+          // The database refused something in the details: keep the reason and a message it takes.
+          const message = `The database refused the error details: ${describeThrown(error).message}`;
+          const bare: TaskInfo = { error: { name: 'UnstorableError', message, code: 'UNSTORABLE_ERROR', attempt: task.attempts } };
+          return this.writeOutcome('fail', () =>
+            this.up.runnerStore.transition(task.id, 'ERROR', { ...base, cursor: undefined, info: bare, failureReason: outcome.reason, lastError: message, finished: true }, now, finalGuard),
+          );
+        });
         if (!ok) return this.lostRace(task, 'fail');
         Object.assign(task, { status: 'ERROR', info, failureReason: outcome.reason, lastError: outcome.error.message, finishedAt: now });
         this.counters.failed++;
@@ -832,7 +883,9 @@ export class MaintenanceTaskRunner {
       case 'cancelled': {
         const message = outcome.by === 'processor' ? 'The processor cancelled the task' : 'Cancelled while running';
         const info: TaskInfo = { ...(task.info ?? {}), error: { name: 'TaskCancelledError', message, code: 'CANCELLED' } };
-        const ok = await this.up.runnerStore.transition(task.id, 'CANCELLED', { ...base, info, failureReason: 'cancelled', lastError: message, finished: true }, now, { ...guard, noControl: false });
+        const ok = await this.writeOutcome('cancel', () =>
+          this.up.runnerStore.transition(task.id, 'CANCELLED', { ...base, info, failureReason: 'cancelled', lastError: message, finished: true }, now, { ...guard, noControl: false }),
+        );
         if (!ok) return this.lostRace(task, 'cancel');
         Object.assign(task, { status: 'CANCELLED', info, failureReason: 'cancelled', finishedAt: now });
         this.counters.cancelled++;
@@ -842,7 +895,9 @@ export class MaintenanceTaskRunner {
       }
       case 'paused': {
         // A pause does not use up an attempt.
-        const ok = await this.up.runnerStore.transition(task.id, 'PAUSED', { ...base, attempts: Math.max(0, task.attempts - 1) }, now, { ...guard, noControl: false });
+        const ok = await this.writeOutcome('pause', () =>
+          this.up.runnerStore.transition(task.id, 'PAUSED', { ...base, attempts: Math.max(0, task.attempts - 1) }, now, { ...guard, noControl: false }),
+        );
         if (!ok) return this.lostRace(task, 'pause');
         Object.assign(task, { status: 'PAUSED', cursor: ctx.latestCursor });
         this.counters.paused++;
@@ -940,50 +995,56 @@ export class MaintenanceTaskRunner {
     });
   }
 
-  private flushCompletions(deadline = Infinity): Promise<void> {
+  private flushCompletions(): Promise<void> {
     this.flushing = this.flushing.then(async () => {
       let failures = 0;
       while (this.completions.length) {
         const batch = this.completions.splice(0);
         const now = this.up.now();
-        let written: Set<string>;
         try {
-          written = new Set(await this.up.runnerStore.completeMany(this.id, batch.map(toCompletionRow), now));
+          const written = new Set(await this.up.runnerStore.completeMany(this.id, batch.map(toCompletionRow), now));
+          failures = 0;
+          this.afterCompletions(batch, written, now);
+          continue;
         } catch (error) {
           this.reportError('complete', error);
-          if (batch.length > 1) {
-            // One bad row must not hold the others: write them one by one.
-            for (const c of batch) this.completions.push(c);
-            await this.writeOneByOne(now);
-            continue;
-          }
-          failures++;
-          if (Date.now() > deadline || failures > 5) {
-            // Give up on this result; the lease is no longer renewed, so the task is rescued.
-            await this.failCompletion(batch[0]!, error);
-            continue;
-          }
-          this.completions.unshift(...batch);
-          await delay(Math.min(5000, 200 * 2 ** failures));
-          continue;
+          const kind = classifyWriteError(error, this.up.runnerStore.db.dialect);
+          // A refused value (or an error that keeps coming back): find the row, write the others.
+          if (kind === 'refused' || (kind === 'unknown' && failures >= 2)) {
+            await this.writeOneByOne(batch, now);
+            if (!this.completions.length) continue;
+          } else this.completions.unshift(...batch);
         }
-        this.afterCompletions(batch, written, now);
+        // A passing outage: wait and write the same results again; the outcome never changes.
+        failures++;
+        if (this.pastWriteDeadline()) {
+          // Stopping and the database is still away: the leases lapse and the tasks are rescued.
+          const dropped = this.completions.splice(0);
+          for (const c of dropped) this.leaseClock.forget(c.task.id);
+          this.up.logger.warn(`runner ${this.id}: ${dropped.length} result(s) could not be written before the stop deadline; their tasks will be rescued and run again`);
+          break;
+        }
+        await delay(writeBackoffMs(failures));
       }
     });
     return this.flushing.then(() => {
       if (this.isQuiet()) this.checkIdle();
+      // Completed tasks may have unblocked dependents: look for them now, not at the next poll.
+      if (this.queueLow) this.requestPump();
     });
   }
 
-  private async writeOneByOne(now: Date): Promise<void> {
-    const batch = this.completions.splice(0);
+  /** Writes each result on its own: a refused one fails its task, a passing failure is written again later. */
+  private async writeOneByOne(batch: PendingCompletion[], now: Date): Promise<void> {
     for (const c of batch) {
       try {
         const written = new Set(await this.up.runnerStore.completeMany(this.id, [toCompletionRow(c)], now));
         this.afterCompletions([c], written, now);
       } catch (error) {
-        // A result the database refuses (not a passing outage): record why instead.
-        await this.failCompletion(c, error);
+        const kind = classifyWriteError(error, this.up.runnerStore.db.dialect);
+        c.failures = (c.failures ?? 0) + 1;
+        if (kind === 'refused' || (kind === 'unknown' && c.failures >= 5)) await this.failCompletion(c, error);
+        else this.completions.push(c);
       }
     }
   }
@@ -994,13 +1055,14 @@ export class MaintenanceTaskRunner {
     const message = `The database refused the result: ${e.message}`;
     const info: TaskInfo = { ...(c.task.info ?? {}), error: { name: 'ResultSerializationError', message, code: 'RESULT_NOT_SERIALIZABLE' } };
     delete info.result;
-    const ok = await this.up.runnerStore
-      .transition(c.task.id, 'ERROR', { info, failureReason: 'result_not_serializable', lastError: message, finished: true, releaseLease: true }, this.up.now(), {
+    this.leaseClock.forget(c.task.id);
+    const ok = await this.writeOutcome('fail', () =>
+      this.up.runnerStore.transition(c.task.id, 'ERROR', { info, failureReason: 'result_not_serializable', lastError: message, finished: true, releaseLease: true }, this.up.now(), {
         lockedBy: this.id,
         from: ['WORKING'],
         version: c.task.version,
-      })
-      .catch(() => false);
+      }),
+    ).catch(() => false);
     if (!ok) return this.lostRace(c.task, 'failure of an unwritable result');
     Object.assign(c.task, { status: 'ERROR', info, failureReason: 'result_not_serializable', lastError: message });
     this.counters.failed++;
@@ -1008,8 +1070,32 @@ export class MaintenanceTaskRunner {
     await this.cancelDependents([c.task.id]);
   }
 
+  /** Past the time a stopping runner gives its writes (a running one never gives up on a passing outage). */
+  private pastWriteDeadline(): boolean {
+    return this.stopping && Date.now() > this.writeDeadline;
+  }
+
+  /**
+   * Runs one outcome write; a failure for a passing reason (connection lost, deadlock, lock
+   * timeout) is retried with backoff and the outcome stays what it was. A refused value, or a
+   * stopping runner past its deadline, throws.
+   */
+  private async writeOutcome<T>(what: string, write: () => Promise<T>): Promise<T> {
+    for (let failures = 1; ; failures++) {
+      try {
+        return await write();
+      } catch (error) {
+        const kind = classifyWriteError(error, this.up.runnerStore.db.dialect);
+        if (kind === 'refused' || (kind === 'unknown' && failures >= 5) || this.pastWriteDeadline()) throw error;
+        this.reportError(what, error);
+        await delay(writeBackoffMs(failures));
+      }
+    }
+  }
+
   private afterCompletions(batch: PendingCompletion[], written: Set<string>, now: Date): void {
     for (const c of batch) {
+      this.leaseClock.forget(c.task.id);
       if (!written.has(c.task.id)) {
         this.lostRace(c.task, 'completion');
         continue;
@@ -1028,10 +1114,13 @@ export class MaintenanceTaskRunner {
     const tracked = new Set<string>([...this.inFlight.keys(), ...this.queue.list().map((q) => q.task.id), ...this.completions.map((c) => c.task.id)]);
     await this.beatRegistry();
     if (!tracked.size) return;
+    const sentAt = Date.now();
     const held = await this.up.runnerStore.heartbeat(this.id, [...tracked], this.options.leaseMs, this.up.now());
     const heldIds = new Map(held.map((h) => [h.id, h.control]));
+    for (const id of heldIds.keys()) this.leaseClock.renew(id, sentAt);
     for (const flight of this.inFlight.values()) {
-      if (flight.ctx.signal.aborted) continue;
+      // Only tasks this heartbeat asked about: one claimed while it was on its way is not lost.
+      if (!tracked.has(flight.task.id) || flight.ctx.signal.aborted) continue;
       if (!heldIds.has(flight.task.id)) {
         // Written meanwhile by someone else (admin reset, rescue after a long pause).
         if (!this.completions.some((c) => c.task.id === flight.task.id)) this.abortTask(flight, 'lease_lost');
@@ -1040,6 +1129,23 @@ export class MaintenanceTaskRunner {
       const control = heldIds.get(flight.task.id);
       if (control) this.abortTask(flight, control);
     }
+  }
+
+  /**
+   * True when this runner still holds `task`: its local lease clock has time left, or (when
+   * it ran out, e.g. after the process was frozen) the database renews the lease of this
+   * very claim. Checked before a task starts and before its outcome is written.
+   */
+  private async holdsLease(task: MaintenanceTask): Promise<boolean> {
+    if (this.leaseClock.valid(task.id)) return true;
+    const sentAt = Date.now();
+    const renewed = await this.up.runnerStore.renewLease(this.id, task.id, this.options.leaseMs, this.up.now(), task.version).catch((error) => {
+      this.reportError('lease', error);
+      return false;
+    });
+    if (renewed) this.leaseClock.renew(task.id, sentAt);
+    else this.up.logger.warn(`task ${task.id}: its lease ran out while this runner held it (frozen or overloaded); another runner owns it now`);
+    return renewed;
   }
 
   /** Requeues (or fails with LEASE_EXPIRED) tasks whose runner stopped renewing them. */
@@ -1094,12 +1200,30 @@ export class MaintenanceTaskRunner {
         await this.cancelDependents([task.id]);
       }
     }
+    await this.reportUnknownStatuses();
     // Rows of runners that died without removing themselves.
     if (this.registryUsable) await this.up.runnerRegistry.removeStale(now).catch((error) => this.reportError('registry', error));
     // Dependents of tasks that failed while they were being created.
     const failed = await this.up.runnerStore.findBlockedByFailure(100);
     if (failed.length) await this.cancelDependents(failed);
     if (expired.length) this.requestPump();
+  }
+
+  /**
+   * A status written by hand that upkeep does not know leaves the task alone forever: say so,
+   * once per task (runner:error, during `unknown-status`); `metrics().statusCounts` counts it.
+   * At most once a minute (the query reads every row's status).
+   */
+  private async reportUnknownStatuses(): Promise<void> {
+    if (Date.now() - this.unknownStatusCheckedAt < 60_000) return;
+    this.unknownStatusCheckedAt = Date.now();
+    for (const { id, status } of await this.up.runnerStore.findUnknownStatuses(100)) {
+      if (this.reportedUnknown.has(id)) continue;
+      this.reportedUnknown.add(id);
+      const message = `Task ${id} has status ${JSON.stringify(status)}, which upkeep does not know; no runner will touch it until it is set to a known status`;
+      this.up.logger.error(`runner ${this.id}: ${message}`);
+      this.up.events.emit('runner:error', { runnerId: this.id, error: { name: 'UnknownStatus', message, code: 'UNKNOWN_STATUS' }, during: 'unknown-status' });
+    }
   }
 
   /** Enqueues each due cron occurrence; unique keys make every runner's insert but one a no-op. */
@@ -1225,7 +1349,8 @@ export class MaintenanceTaskRunner {
       const t = tasks[0]!;
       await this.up.runnerStore.saveProgress(this.id, t.id, { cursor, done: t.progressDone, total: t.progressTotal }, now).catch(() => undefined);
     }
-    const moved = await this.up.runnerStore.handBack(this.id, tasks.map((t) => t.id), now, { cleanupDone });
+    const moved = await this.writeOutcome('hand-back', () => this.up.runnerStore.handBack(this.id, tasks.map((t) => t.id), now, { cleanupDone }));
+    for (const task of tasks) this.leaseClock.forget(task.id);
     const cancelled: string[] = [];
     for (const task of tasks) {
       const status = moved.get(task.id);
@@ -1254,6 +1379,11 @@ async function withTimeout(work: Promise<unknown>, ms: number): Promise<boolean>
   const timedOut = await Promise.race([work.then(() => false), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), ms)))]);
   clearTimeout(timer);
   return timedOut;
+}
+
+/** Wait before writing again after `failures` failed writes: 50 ms doubling, at most 5 s. */
+function writeBackoffMs(failures: number): number {
+  return Math.min(5000, 25 * 2 ** Math.min(failures, 8));
 }
 
 function toCompletionRow(c: PendingCompletion) {

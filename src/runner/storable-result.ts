@@ -1,8 +1,15 @@
 import { ResultSerializationError } from '../core/errors';
 import type { JsonValue } from '../entities/maintenance-task.entity';
 
-/** NUL, and UTF-16 surrogates without their pair: valid in JS strings, refused by jsonb. */
-const UNSTORABLE_TEXT = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+import { storableText, UNSTORABLE_TEXT } from '../core/storable-text';
+
+export { storableText };
+
+/** Bounds on a processor's result: writing it must not hold the event loop past a heartbeat. */
+export const RESULT_LIMITS = Object.freeze({
+  /** Most characters of a result as JSON; a larger one ends the task in ERROR `result_not_serializable`. */
+  maxJsonChars: 16 * 1024 * 1024,
+});
 
 /**
  * Checks that a processor's result survives a JSON round trip unchanged in meaning and
@@ -10,13 +17,22 @@ const UNSTORABLE_TEXT = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\
  * (as JSON.stringify does). Functions, symbols, bigints, non-finite numbers, Maps, Sets
  * and cycles are rejected with a message naming the path.
  */
-export function toStorableResult(value: unknown, options: { jsonb?: boolean } = {}): JsonValue {
+export function toStorableResult(value: unknown, options: { jsonb?: boolean; maxJsonChars?: number } = {}): JsonValue {
   // `jsonb` (default): also refuse text PostgreSQL's jsonb cannot hold (NUL, lone surrogates).
   const checkText = options.jsonb !== false;
+  const maxChars = options.maxJsonChars ?? Infinity;
   if (value === undefined) return null;
   const seen = new Set<object>();
+  let chars = 0;
+  const count = (n: number) => {
+    chars += n;
+    if (chars > maxChars) {
+      throw new ResultSerializationError(`result is more than ${Math.round(maxChars / 1048576)} MiB as JSON, above the limit (store large data elsewhere and return a reference to it)`);
+    }
+  };
   const walk = (v: unknown, path: string): JsonValue => {
     if (v === null) return null;
+    count(typeof v === 'string' ? v.length + 2 : 8);
     switch (typeof v) {
       case 'string':
         if (checkText && UNSTORABLE_TEXT.test(v)) {
@@ -55,6 +71,7 @@ export function toStorableResult(value: unknown, options: { jsonb?: boolean } = 
       const out: Record<string, JsonValue> = {};
       for (const [key, item] of Object.entries(obj)) {
         if (item === undefined) continue;
+        count(key.length + 3);
         if (checkText && UNSTORABLE_TEXT.test(key)) throw new ResultSerializationError(`result${path} has a key with a NUL character or a lone surrogate`);
         out[key] = walk(item, `${path}.${key}`);
       }
@@ -66,15 +83,15 @@ export function toStorableResult(value: unknown, options: { jsonb?: boolean } = 
   return walk(value, '');
 }
 
-/** Readable description of any thrown value, for `info.error`. */
+/** Readable description of any thrown value, for `info.error`; every text in it is storable on every dialect. */
 export function describeThrown(thrown: unknown): { name: string; message: string; code?: string; stack?: string } {
   if (thrown instanceof Error) {
     const code = (thrown as { code?: unknown }).code;
     return {
-      name: thrown.name,
-      message: stripNul(thrown.message),
-      ...(typeof code === 'string' ? { code } : {}),
-      ...(thrown.stack ? { stack: thrown.stack.split('\n').slice(0, 8).join('\n') } : {}),
+      name: storableText(String(thrown.name)),
+      message: storableText(String(thrown.message)),
+      ...(typeof code === 'string' ? { code: storableText(code) } : {}),
+      ...(thrown.stack ? { stack: storableText(String(thrown.stack).split('\n').slice(0, 8).join('\n')) } : {}),
     };
   }
   let shown: string;
@@ -83,10 +100,5 @@ export function describeThrown(thrown: unknown): { name: string; message: string
   } catch {
     shown = String(thrown);
   }
-  return { name: 'NonErrorThrown', message: stripNul(`Processor threw a non-Error value: ${shown}`) };
-}
-
-/** Error text goes into text and JSON columns: drop NULs (PostgreSQL refuses them). */
-function stripNul(text: string): string {
-  return text.includes('\u0000') ? text.replace(/\u0000/g, '\\0') : text;
+  return { name: 'NonErrorThrown', message: storableText(`Processor threw a non-Error value: ${shown}`) };
 }

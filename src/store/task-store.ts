@@ -1,5 +1,6 @@
 import type { DataSource } from 'typeorm';
-import { sourcesOf, type TaskFailureReason, type TaskStatus } from '../core/status';
+import { sourcesOf, TASK_TRANSITIONS, type TaskFailureReason, type TaskStatus } from '../core/status';
+import { storableText } from '../core/storable-text';
 import type { MaintenanceTask, TaskInfo } from '../entities/maintenance-task.entity';
 import { executorFor, type Executor } from './executor';
 import { NOTIFY_CHANNEL } from './pg-listener';
@@ -261,7 +262,7 @@ export class TaskStore {
     if (c.dialect === 'postgres') {
       ({ rows } = await this.db.query(
         `WITH due AS (SELECT t.${c.id('id')} FROM ${this.t()} t WHERE ${this.dueCondition(opts.types.length)}
-           ORDER BY ${order} LIMIT ? FOR UPDATE SKIP LOCKED)
+           ORDER BY ${order} LIMIT ? FOR NO KEY UPDATE SKIP LOCKED)
          UPDATE ${this.t()} SET ${set} FROM due WHERE ${this.t()}.${c.id('id')} = due.${c.id('id')} RETURNING ${this.t()}.*`,
         [...whereParams, opts.limit, ...setParams],
       ));
@@ -326,26 +327,31 @@ export class TaskStore {
       const whereParams = [...part.flatMap((i) => [i.id, i.version]), runnerId];
       if (c.dialect === 'postgres') {
         // One JSON parameter carries the whole batch.
+        // The rows are locked in ascending id first (the heartbeat's order): no deadlock between them.
         const { rows } = await this.db.query<{ id: string }>(
-          `UPDATE ${this.t()} t SET ${c.id('status')} = 'COMPLETED', ${c.id('info')} = v.${c.id('info')},
+          `WITH v AS (SELECT * FROM json_populate_recordset(NULL::${this.t()}, ?::json)),
+             l AS (SELECT k.${c.id('id')} FROM ${this.t()} k WHERE k.${c.id('id')} IN (SELECT v.${c.id('id')} FROM v)
+               AND k.${c.id('status')} = 'WORKING' AND k.${c.id('locked_by')} = ? ORDER BY k.${c.id('id')} FOR NO KEY UPDATE OF k)
+           UPDATE ${this.t()} t SET ${c.id('status')} = 'COMPLETED', ${c.id('info')} = v.${c.id('info')},
              ${c.id('actual_memory_mb')} = v.${c.id('actual_memory_mb')}, ${c.id('resource_cleanup_completed')} = v.${c.id('resource_cleanup_completed')},
              ${c.id('progress_done')} = COALESCE(v.${c.id('progress_done')}, t.${c.id('progress_done')}),
              ${c.id('finished_at')} = ?, ${c.id('updated_at')} = ?, ${c.id('locked_by')} = NULL, ${c.id('lease_expires_at')} = NULL,
              ${c.id('control')} = NULL, ${c.id('failure_reason')} = NULL, ${c.id('version')} = t.${c.id('version')} + 1
-           FROM json_populate_recordset(NULL::${this.t()}, ?::json) v
-           WHERE t.${c.id('id')} = v.${c.id('id')} AND t.${c.id('version')} = v.${c.id('version')} AND t.${c.id('status')} = 'WORKING' AND t.${c.id('locked_by')} = ?
+           FROM v, l
+           WHERE t.${c.id('id')} = v.${c.id('id')} AND l.${c.id('id')} = t.${c.id('id')} AND t.${c.id('version')} = v.${c.id('version')} AND t.${c.id('status')} = 'WORKING' AND t.${c.id('locked_by')} = ?
            RETURNING t.${c.id('id')}`,
           [
-            now,
-            now,
             JSON.stringify(part.map((i) => ({ id: i.id, version: i.version, info: i.info, actual_memory_mb: i.actualMemoryMb, resource_cleanup_completed: i.cleanupDone, progress_done: i.progressDone }))),
+            runnerId,
+            now,
+            now,
             runnerId,
           ],
         );
         done.push(...rows.map((r) => r.id));
       } else if (c.dialect === 'mysql') {
         await this.db.transaction(async (tx) => {
-          const held = await tx.query<{ id: string }>(`SELECT ${c.id('id')} FROM ${this.t()} WHERE ${where} FOR UPDATE`, whereParams);
+          const held = await tx.query<{ id: string }>(`SELECT ${c.id('id')} FROM ${this.t()} WHERE ${where} ORDER BY ${c.id('id')} FOR UPDATE`, whereParams);
           if (!held.rows.length) return;
           await tx.query(`UPDATE ${this.t()} SET ${sets.join(', ')} WHERE ${where}`, [...params, ...whereParams]);
           done.push(...held.rows.map((r) => r.id));
@@ -378,7 +384,7 @@ export class TaskStore {
     };
     if (patch.info !== undefined) put('info', c.json(patch.info), 'jsonb');
     if (patch.failureReason !== undefined) put('failure_reason', patch.failureReason);
-    if (patch.lastError !== undefined) put('last_error', patch.lastError);
+    if (patch.lastError !== undefined) put('last_error', patch.lastError === null ? null : storableText(patch.lastError));
     if (patch.startAt !== undefined) put('start_at', c.date(patch.startAt));
     if (patch.delay !== undefined) put('delay', patch.delay);
     if (patch.cursor !== undefined) put('cursor', patch.cursor);
@@ -437,9 +443,16 @@ export class TaskStore {
     const c = this.c;
     const out: Array<{ id: string; control: 'cancel' | 'pause' | null }> = [];
     for (const part of chunks(ids)) {
+      // One lock order for every multi-row UPDATE (ascending id), so a heartbeat and a batch
+      // completion of the same rows cannot deadlock.
+      const sorted = [...part].sort();
+      const held = `${c.id('locked_by')} = ? AND ${c.id('status')} = 'WORKING' AND ${c.id('id')} IN ${c.list(sorted.length)}`;
+      const lease = c.date(new Date(now.getTime() + leaseMs));
       await this.db.query(
-        `UPDATE ${this.t()} SET ${c.id('lease_expires_at')} = ? WHERE ${c.id('locked_by')} = ? AND ${c.id('status')} = 'WORKING' AND ${c.id('id')} IN ${c.list(part.length)}`,
-        [c.date(new Date(now.getTime() + leaseMs)), runnerId, ...part],
+        c.dialect === 'postgres'
+          ? `UPDATE ${this.t()} t SET ${c.id('lease_expires_at')} = ? FROM (SELECT ${c.id('id')} FROM ${this.t()} WHERE ${held} ORDER BY ${c.id('id')} FOR NO KEY UPDATE) s WHERE t.${c.id('id')} = s.${c.id('id')}`
+          : `UPDATE ${this.t()} SET ${c.id('lease_expires_at')} = ? WHERE ${held}${c.dialect === 'mysql' ? ` ORDER BY ${c.id('id')}` : ''}`,
+        [lease, runnerId, ...sorted],
       );
       const { rows } = await this.db.query<{ id: string; control: 'cancel' | 'pause' | null }>(
         `SELECT ${c.id('id')}, ${c.id('control')} FROM ${this.t()} WHERE ${c.id('locked_by')} = ? AND ${c.id('status')} = 'WORKING' AND ${c.id('id')} IN ${c.list(part.length)}`,
@@ -450,12 +463,12 @@ export class TaskStore {
     return out;
   }
 
-  /** Renews the lease of one task held by `runnerId` (ctx.heartbeat). */
-  async renewLease(runnerId: string, id: string, leaseMs: number, now: Date): Promise<boolean> {
+  /** Renews the lease of one task held by `runnerId` (ctx.heartbeat); with `version`, only that claim of it. */
+  async renewLease(runnerId: string, id: string, leaseMs: number, now: Date, version?: number): Promise<boolean> {
     const c = this.c;
     const { affected } = await this.db.query(
-      `UPDATE ${this.t()} SET ${c.id('lease_expires_at')} = ? WHERE ${c.id('id')} = ? AND ${c.id('locked_by')} = ? AND ${c.id('status')} = 'WORKING'`,
-      [c.date(new Date(now.getTime() + leaseMs)), id, runnerId],
+      `UPDATE ${this.t()} SET ${c.id('lease_expires_at')} = ? WHERE ${c.id('id')} = ? AND ${c.id('locked_by')} = ? AND ${c.id('status')} = 'WORKING'${version === undefined ? '' : ` AND ${c.id('version')} = ?`}`,
+      [c.date(new Date(now.getTime() + leaseMs)), id, runnerId, ...(version === undefined ? [] : [version])],
     );
     return affected > 0;
   }
@@ -638,6 +651,17 @@ export class TaskStore {
       [limit],
     );
     return rows.map((r) => r.id);
+  }
+
+  /** Tasks whose status is none of upkeep's (written by hand). */
+  async findUnknownStatuses(limit: number): Promise<Array<{ id: string; status: string }>> {
+    const c = this.c;
+    const known = Object.keys(TASK_TRANSITIONS);
+    const { rows } = await this.db.query<{ id: string; status: string }>(
+      `SELECT ${c.id('id')}, ${c.id('status')} FROM ${this.t()} WHERE ${c.id('status')} NOT IN ${c.list(known.length)} LIMIT ?`,
+      [...known, limit],
+    );
+    return rows;
   }
 
   /** Wakes runners listening on PostgreSQL (no-op elsewhere). */

@@ -1,0 +1,35 @@
+/**
+ * The runner's local lease clock: for every task it holds, when its lease runs out as far as
+ * this process knows (claimed-at + leaseMs, moved on by each heartbeat that renewed it). A
+ * process frozen past that time (SIGSTOP, a blocked event loop) no longer holds its tasks,
+ * whatever its memory says: another runner may have rescued them.
+ */
+export class LeaseClock {
+  private readonly until = new Map<string, number>();
+
+  constructor(
+    private readonly leaseMs: number,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  /** A claim (or a renewal) sent at `sentAt` (epoch ms) was granted. */
+  renew(id: string, sentAt: number): void {
+    this.until.set(id, sentAt + this.leaseMs);
+  }
+
+  /** True while the task's lease has time left locally. Unknown tasks have none. */
+  valid(id: string): boolean {
+    const until = this.until.get(id);
+    return until !== undefined && this.clock() < until;
+  }
+
+  /** The task is no longer held (written, handed back, dropped). */
+  forget(id: string): void {
+    this.until.delete(id);
+  }
+
+  /** Tasks on the clock. */
+  get size(): number {
+    return this.until.size;
+  }
+}
