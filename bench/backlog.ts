@@ -2,7 +2,7 @@
  * The 200,000-task backlog on PostgreSQL: bulk-enqueue a deep backlog, then drain it
  * with one upkeep runner at default settings, sampling the process's RSS every second.
  *
- *   npm run bench:backlog [-- --tasks 200000 --cap 1800]     (standalone: its own throwaway database)
+ *   npm run bench:backlog [-- --tasks 200000 --cap 1800 --no-analyze]     (standalone: its own throwaway database)
  *
  * `npm run bench` runs it last and compares the drain rate with the 20,000-task rate.
  */
@@ -32,7 +32,11 @@ export interface BacklogFigures {
 
 const mb = (bytes: number) => Math.round((bytes / 2 ** 20) * 10) / 10;
 
-export async function runBacklog(database: string, probe: PgProbe, tasks: number, capS = 1800): Promise<BacklogFigures> {
+/**
+ * `capSeconds` is asked when the drain starts (after the enqueue), so the drain gets what is
+ * left of the caller's budget. `analyze`: ANALYZE after the enqueue (not timed).
+ */
+export async function runBacklog(database: string, probe: PgProbe, tasks: number, capSeconds: () => number = () => 1800, analyze = true): Promise<BacklogFigures> {
   const subject = new UpkeepSubject({ name: 'backlog', dialect: 'postgres', pgDatabase: database, probe });
   const figures: BacklogFigures = {
     tasks,
@@ -44,7 +48,7 @@ export async function runBacklog(database: string, probe: PgProbe, tasks: number
     rssMb: { beforeEnqueue: mb(process.memoryUsage().rss), drainStart: 0, peak: 0, end: 0 },
     heapUsedMb: { drainStart: 0, peak: 0, end: 0 },
     samples: [],
-    capS,
+    capS: 0,
     capped: false,
     drained: 0,
   };
@@ -58,11 +62,14 @@ export async function runBacklog(database: string, probe: PgProbe, tasks: number
       log(`[backlog]   ${fmt(Math.min(tasks, i + 20_000))}/${fmt(tasks)} enqueued`);
     }
     figures.enqueueRate = (tasks / (performance.now() - t0)) * 1000;
+    if (analyze) await probe.query('ANALYZE');
+    const capS = capSeconds();
+    figures.capS = capS;
     globalThis.gc?.();
     const start = process.memoryUsage();
     figures.rssMb.drainStart = mb(start.rss);
     figures.heapUsedMb.drainStart = mb(start.heapUsed);
-    log(`[backlog] draining with one runner at default settings (RSS ${figures.rssMb.drainStart} MB at start)...`);
+    log(`[backlog] draining with one runner at default settings (RSS ${figures.rssMb.drainStart} MB at start; ${analyze ? 'table analyzed' : 'no ANALYZE'}; up to ${capS} s)...`);
     let runs = 0;
     let firstSliceAt = Number.NaN;
     let lastSliceFrom = Number.NaN;
@@ -120,7 +127,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const probe = new PgProbe(database);
   await probe.connect();
   try {
-    const figures = await runBacklog(database, probe, tasks, intFlag('cap', 1800));
+    const figures = await runBacklog(database, probe, tasks, () => intFlag('cap', 1800), !process.argv.includes('--no-analyze'));
     console.log(JSON.stringify({ ...figures, samples: undefined }, null, 2));
   } finally {
     await probe.end();

@@ -4,7 +4,7 @@
  * and the 200,000-task backlog. One process, interleaved rounds (A, B, C, A, B, C ...),
  * a fresh schema per round, medians over the rounds.
  *
- *   npm run bench                 the whole suite (about 12 minutes on 2 vCPU)
+ *   npm run bench                 the whole suite (13-14 minutes on 2 vCPU)
  *   npm run bench -- --quick      smoke test: 1 round, 2,000 tasks, short pool runs (about 1.5 minutes)
  *
  * Flags: --rounds N, --tasks N (processing, default 20,000), --single N (single enqueue,
@@ -13,7 +13,8 @@
  * --only pg,mariadb,sqlite,pool,backlog, --with-events-off (a second upkeep column with
  * persistEvents: false), --pool-seconds S, --process-cap S (longest a processing phase may
  * run, default 30; past it the rate is over the tasks run so far, marked "capped"),
- * --budget-min M (default 14: the backlog drain, run last, is capped to what is left).
+ * --budget-min M (default 13: the backlog drain, run last, is capped to what is left),
+ * --no-analyze (no ANALYZE after enqueue phases on PostgreSQL).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -44,7 +45,7 @@ const sizes: ScenarioSizes = {
   processCapS: intFlag('process-cap', QUICK ? 20 : 30),
 };
 /** The whole run's time budget: the backlog drain (last) gets what is left of it. */
-const BUDGET_S = intFlag('budget-min', QUICK ? 6 : 14) * 60;
+const BUDGET_S = intFlag('budget-min', QUICK ? 6 : 13) * 60;
 const runStart = performance.now();
 const secondsLeft = () => BUDGET_S - (performance.now() - runStart) / 1000;
 /** MariaDB and SQLite process several times slower than PostgreSQL here: fewer tasks keep the suite under 15 minutes. */
@@ -53,6 +54,13 @@ const BACKLOG = intFlag('backlog', QUICK ? 10_000 : 200_000);
 const POOL_SECONDS = Number(flag('pool-seconds', QUICK ? '0.2' : '1'));
 const SECTIONS = new Set((flag('only') ?? 'pg,mariadb,sqlite,pool,backlog').split(','));
 const SECOND_UPKEEP = has('with-events-off');
+/**
+ * ANALYZE the bench database after each enqueue phase (not timed), for every library. The
+ * shared server runs with autovacuum off; a production server's autovacuum would have
+ * analyzed a table this size. --no-analyze measures without (upkeep's claim then sorts
+ * every PENDING row: see docs/performance.md).
+ */
+const ANALYZE = !has('no-analyze');
 const BORROWERS = [1, 10, 100];
 
 let results: Results;
@@ -80,11 +88,13 @@ async function postgresSuite(results: Results): Promise<void> {
       results.postgres.rounds[s.name] = [];
     }
     log(`[pg] raw SQL: ${JSON.stringify(RAW_CONFIG)}`);
+    log(`[pg] ${ANALYZE ? 'ANALYZE after each enqueue phase, for every library (the server has autovacuum off)' : 'no ANALYZE (--no-analyze): tables have no statistics'}`);
+    results.config.analyzeAfterEnqueue = ANALYZE;
     results.config['raw SQL'] = RAW_CONFIG;
     results.postgres.rounds['raw SQL'] = [];
     for (let round = 1; round <= ROUNDS; round++) {
       log(`[pg] round ${round}/${ROUNDS}`);
-      for (const s of subjects) results.postgres.rounds[s.name]!.push(await pgRound(s, probe, sizes, round));
+      for (const s of subjects) results.postgres.rounds[s.name]!.push(await pgRound(s, probe, { ...sizes, analyze: ANALYZE }, round));
       const raw: RoundFigures = {};
       try {
         const { setTimeout: sleep } = await import('node:timers/promises');
@@ -191,19 +201,21 @@ async function main(): Promise<void> {
   log(`machine: ${results.machine.cpus} x ${results.machine.cpu}, ${results.machine.memoryGiB} GiB, Node ${results.machine.node}, commit ${results.machine.commit}${results.machine.srcModifiedSinceCommit ? ' (src/ has uncommitted changes)' : ''}`);
   log(`load average at start: ${results.loadAverageAtStart.join(', ')}`);
   const t0 = runStart;
+  // Pools first, in a process that has not run any database client yet: measured after the
+  // database sections, generic-pool and tarn (which hand over through the event loop) ran up
+  // to 10x slower than in a fresh process, ServicePool (microtasks only) did not.
+  if (SECTIONS.has('pool')) await poolSuite(results);
   if (SECTIONS.has('pg')) await postgresSuite(results);
   if (SECTIONS.has('mariadb')) await otherDatabases(results, 'mariadb');
   if (SECTIONS.has('sqlite')) await otherDatabases(results, 'sqlite');
-  if (SECTIONS.has('pool')) await poolSuite(results);
   if (SECTIONS.has('backlog') && BACKLOG > 0) {
     const database = `bench_${runId}_backlog`;
     await createPgDatabase(database);
     const probe = new PgProbe(database);
     await probe.connect();
     try {
-      const capS = Math.max(30, Math.floor(secondsLeft() - 15));
-      log(`[backlog] ${Math.round(secondsLeft())} s of the ${BUDGET_S / 60}-minute budget left: the drain may take up to ${capS} s`);
-      results.backlog = await runBacklog(database, probe, BACKLOG, capS);
+      log(`[backlog] ${Math.round(secondsLeft())} s of the ${BUDGET_S / 60}-minute budget left; the drain gets what the enqueue leaves of it`);
+      results.backlog = await runBacklog(database, probe, BACKLOG, () => Math.max(30, Math.floor(secondsLeft() - 10)), ANALYZE);
     } finally {
       await probe.end();
       await dropPgDatabase(database);

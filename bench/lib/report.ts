@@ -87,7 +87,7 @@ export function buildReport(results: Results) {
     allMedians.postgres = med;
     const peers = pgNames.filter((n) => !n.startsWith('upkeep'));
     const up = med.upkeep ?? {};
-    both(`PostgreSQL: medians of ${results.rounds} round(s); ${fmt(results.sizes.tasks)} tasks processed after bulk enqueue, ${fmt(results.sizes.single)} after single enqueue; concurrency 10`);
+    both(`PostgreSQL: medians of ${results.rounds} round(s); ${fmt(results.sizes.tasks)} tasks processed after bulk enqueue, ${fmt(results.sizes.single)} after single enqueue; concurrency 10; ${results.config.analyzeAfterEnqueue === false ? 'no ANALYZE (tables without statistics)' : 'ANALYZE after each enqueue phase'}`);
     lines.push(
       tbl([
         ['measure', ...pgNames, ...peers.map((p) => `upkeep ÷ ${p}`)],

@@ -32,6 +32,8 @@ export interface ScenarioSizes {
   latencyBudgetS: number;
   /** Seconds a processing phase may take at most (keeps the suite inside its time budget). */
   processCapS: number;
+  /** PostgreSQL: ANALYZE after each enqueue phase (not timed). */
+  analyze?: boolean;
 }
 
 interface Running {
@@ -115,6 +117,7 @@ export async function pgRound(subject: QueueSubject, probe: PgProbe, sizes: Scen
       await Promise.all(Array.from({ length: sizes.producers }, producer));
       f.singleEnqueue = (sizes.single / (performance.now() - t0)) * 1000;
       log(`${tag} single enqueue, ${sizes.producers} producers: ${fmt(f.singleEnqueue)}/s`);
+      if (sizes.analyze) await probe.query('ANALYZE');
     });
     await phase(f, 'processing after single enqueue', async () => {
       const before = await subject.countDone();
@@ -133,6 +136,7 @@ export async function pgRound(subject: QueueSubject, probe: PgProbe, sizes: Scen
       await subject.addBatches(sizes.tasks, sizes.batch);
       f.bulkEnqueue = (sizes.tasks / (performance.now() - t0)) * 1000;
       log(`${tag} bulk enqueue, ${fmt(sizes.batch)} per call: ${fmt(f.bulkEnqueue)}/s`);
+      if (sizes.analyze) await probe.query('ANALYZE');
     });
     await phase(f, 'processing after bulk enqueue', async () => {
       await sleep(1100); // let every backend flush its commit counter
