@@ -12,6 +12,8 @@
 //   `// @ts-expect-error` line, which TypeScript itself checks).
 // - ```ts file=NAME.ts : the snippet is saved as NAME.ts, so later snippets of the same page can
 //   import it as './NAME.js'.
+// - <!-- check-docs ... --> (an HTML comment, so readers do not see it): declarations of the
+//   page's placeholders (`declare const rows: Row[];`), visible to the snippets after it.
 // - Relative imports carry their `.js` extension (what `moduleResolution: nodenext` needs).
 // Usage: node scripts/check-docs-snippets.mjs [FILES...]   (exit 1 when a snippet fails)
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -28,6 +30,15 @@ function snippets(file) {
   const lines = readFileSync(file, 'utf8').split('\n');
   const found = [];
   for (let i = 0; i < lines.length; i++) {
+    if (/^\s*<!--\s*check-docs\b/.test(lines[i])) {
+      const body = [lines[i].replace(/^\s*<!--\s*check-docs/, '')];
+      let j = i;
+      while (!/-->\s*$/.test(body[body.length - 1]) && j + 1 < lines.length) body.push(lines[++j]);
+      body[body.length - 1] = body[body.length - 1].replace(/-->\s*$/, '');
+      found.push({ line: i + 1, flags: ['context'], code: body.join('\n') });
+      i = j;
+      continue;
+    }
     const open = /^(\s*)```(ts|typescript)(?:\s+(.*))?$/.exec(lines[i]);
     if (!open) continue;
     const indent = open[1].length;
@@ -70,7 +81,7 @@ for (const doc of targets) {
     }
     // `export {}` keeps every snippet a module, so its names never clash with globals.d.ts.
     writeFileSync(path, `${s.code}\nexport {};\n`);
-    entries.push({ path, source, expectError: s.flags.includes('expect-error'), skip: s.flags.includes('ignore') });
+    entries.push({ path, source, expectError: s.flags.includes('expect-error'), skip: s.flags.includes('ignore'), context: s.flags.includes('context') });
   }
 }
 
@@ -93,16 +104,17 @@ const options = {
   baseUrl: root,
   paths,
 };
-const checked = entries.filter((e) => !e.skip);
+const checked = entries.filter((e) => !e.skip && !e.context);
 const globals = join(root, 'scripts', 'docs-snippets', 'globals.d.ts');
-const LIBRARIES = ['typeorm', 'class-validator', 'class-transformer'];
+const ambientModules = join(root, 'scripts', 'docs-snippets', 'modules.d.ts');
+const LIBRARIES = ['typeorm', 'class-validator', 'class-transformer', 'node:fs', 'node:path'];
 
 // Pass 1: every snippet alone, plus a probe that lists what upkeep and the libraries export.
 const probe = join(work, 'probe.ts');
 writeFileSync(probe, [...Object.keys(paths), ...LIBRARIES].map((m, i) => `import * as m${i} from '${m}';\nexport { m${i} };`).join('\n'));
 const UNRESOLVED = new Set([2304, 2552, 18004, 2503, 2580]);
 function compile(files) {
-  const program = ts.createProgram([...files, globals, probe], options);
+  const program = ts.createProgram([...files, globals, ambientModules, probe], options);
   return { program, diagnostics: ts.getPreEmitDiagnostics(program) };
 }
 const first = compile(checked.map((e) => e.path));
@@ -157,7 +169,7 @@ for (const d of first.diagnostics) {
   if (name) unresolved.get(d.file.fileName).add(name);
 }
 const pages = new Map();
-for (const e of checked) {
+for (const e of entries.filter((x) => !x.skip)) {
   const dir = dirname(e.path);
   if (!pages.has(dir)) pages.set(dir, []);
   pages.get(dir).push(e);
@@ -165,6 +177,10 @@ for (const e of checked) {
 for (const [dir, list] of pages) {
   const seen = new Map(); // name -> { kind, text } from earlier snippets (latest wins)
   for (const [k, e] of list.entries()) {
+    if (e.context) {
+      for (const [n, v] of declarationsOf(e.path)) seen.set(n, v);
+      continue;
+    }
     const missing = [...unresolved.get(e.path)];
     const fromContext = missing.filter((n) => seen.has(n));
     const lines = [];
@@ -213,7 +229,7 @@ for (const e of checked) {
   if (diags.length) failed++;
 }
 rmSync(work, { recursive: true, force: true });
-const skipped = entries.length - checked.length;
+const skipped = entries.filter((e) => e.skip).length;
 if (problems.length) {
   for (const p of problems) console.error(p);
   console.error(`\ncheck-docs-snippets: FAIL: ${problems.length} problems in ${failed} of ${checked.length} snippets (${targets.length} files${skipped ? `, ${skipped} marked ignore` : ''})`);

@@ -9,6 +9,7 @@ export { consoleLogger, toUpkeepLogger, childLogger, detectLoggerStyle } from '.
 export type { UpkeepLogger, LoggerStyle, HostLogger, ToUpkeepLoggerOptions } from './core/logger';
 export { attachLifecycleLogger } from './core/lifecycle-logger';
 export type { LifecycleLoggerOptions, TaskLogFields } from './core/lifecycle-logger';
+export type { UpkeepCliConfig } from './cli/load-config';
 export * from './core/errors';
 
 export { MaintenanceTaskProcessor } from './processor/maintenance-task-processor';

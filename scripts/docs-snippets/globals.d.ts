@@ -2,7 +2,7 @@
 // set up, and placeholders for the host's own code. Each snippet is a module, so one that
 // defines a name of its own shadows these.
 import type { DataSource, EntityManager } from 'typeorm';
-import type { MaintenanceTask, MaintenanceTaskRunner, ServicePool, TaskContext, Upkeep } from 'upkeep';
+import type { MaintenanceTask, MaintenanceTaskRunner, ProcessorClass, ServicePool, TaskContext, Upkeep } from 'upkeep';
 
 declare global {
   /** The host's Upkeep (README, step 2). */
@@ -27,6 +27,8 @@ declare global {
   const chunks: string[][];
   /** A pool from an earlier snippet. */
   const pool: ServicePool<unknown>;
+  /** The host's processor classes. */
+  const processors: ProcessorClass[];
   /** A transaction manager, inside `ctx.transaction`. */
   const manager: EntityManager;
 }
