@@ -14,25 +14,31 @@ type ErrorClass = new (...args: never[]) => Error;
  */
 const STABLE_CODES: Record<string, UpkeepErrorCode> = {
   DeviceUnavailableError: 'DEVICE_UNAVAILABLE',
+  ForbiddenError: 'FORBIDDEN',
   IllegalTransitionError: 'ILLEGAL_TRANSITION',
   InvalidArgumentError: 'INVALID_ARGUMENT',
   InvalidReleaseError: 'POOL_INVALID_RELEASE',
   MemoryLimitExceededError: 'MEMORY_LIMIT_EXCEEDED',
   MissingPeerDependencyError: 'MISSING_PEER_DEPENDENCY',
   OutOfMemoryError: 'OUT_OF_MEMORY',
+  PayloadTooLargeError: 'PAYLOAD_TOO_LARGE',
   PoolClosedError: 'POOL_CLOSED',
   PoolExhaustedError: 'POOL_EXHAUSTED',
   ProcessorRegistrationError: 'PROCESSOR_REGISTRATION',
   ProcessorValidationError: 'PROCESSOR_VALIDATION',
+  RateLimitedError: 'RATE_LIMITED',
   ResultSerializationError: 'RESULT_NOT_SERIALIZABLE',
+  RouteNotFoundError: 'ROUTE_NOT_FOUND',
   SettingsValidationError: 'INVALID_SETTINGS',
   TaskCancelledError: 'CANCELLED',
   TaskInterruptedError: 'INTERRUPTED',
   TaskNotFoundError: 'TASK_NOT_FOUND',
   TaskTimeoutError: 'TIMEOUT',
+  UnauthorizedError: 'UNAUTHORIZED',
   UnknownProcessorError: 'UNKNOWN_PROCESSOR',
   UnrecoverableTaskError: 'UNRECOVERABLE',
   UnsupportedDatabaseError: 'UNSUPPORTED_DATABASE',
+  UnsupportedMediaTypeError: 'UNSUPPORTED_MEDIA_TYPE',
 };
 
 /** Classes whose constructor is not `(message, { cause })`, built with representative arguments. */
