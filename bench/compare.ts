@@ -204,10 +204,25 @@ async function main(): Promise<void> {
   // Pools first, in a process that has not run any database client yet: measured after the
   // database sections, generic-pool and tarn (which hand over through the event loop) ran up
   // to 10x slower than in a fresh process, ServicePool (microtasks only) did not.
+  const handles = (after: string) => {
+    const counts: Record<string, number> = {};
+    for (const r of process.getActiveResourcesInfo()) counts[r] = (counts[r] ?? 0) + 1;
+    (results.activeResources ??= {})[after] = counts;
+    log(`active resources after ${after}: ${JSON.stringify(counts)}`);
+  };
   if (SECTIONS.has('pool')) await poolSuite(results);
-  if (SECTIONS.has('pg')) await postgresSuite(results);
-  if (SECTIONS.has('mariadb')) await otherDatabases(results, 'mariadb');
-  if (SECTIONS.has('sqlite')) await otherDatabases(results, 'sqlite');
+  if (SECTIONS.has('pg')) {
+    await postgresSuite(results);
+    handles('PostgreSQL');
+  }
+  if (SECTIONS.has('mariadb')) {
+    await otherDatabases(results, 'mariadb');
+    handles('MariaDB');
+  }
+  if (SECTIONS.has('sqlite')) {
+    await otherDatabases(results, 'sqlite');
+    handles('SQLite');
+  }
   if (SECTIONS.has('backlog') && BACKLOG > 0) {
     const database = `bench_${runId}_backlog`;
     await createPgDatabase(database);

@@ -27,6 +27,8 @@ export interface Results {
   /** `${pool}|${borrowers}` -> ops/s per round. */
   pool: Record<string, number[]>;
   backlog?: BacklogFigures;
+  /** process.getActiveResourcesInfo() counts after each database section (leaked timers/sockets show here). */
+  activeResources?: Record<string, Record<string, number>>;
 }
 
 type Metric = keyof Omit<RoundFigures, 'errors' | 'latencySamples'>;
