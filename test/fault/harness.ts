@@ -269,7 +269,10 @@ export async function runFaults(control: Control, runners: RunnerProcess[], tota
 }
 
 export function formatOutages(outages: Outage[]): string {
-  return outages.map((o) => `  ${o.fault}: ${o.to - o.from} ms, ${o.runningBefore} running before, ${o.endedDuring} executions ended meanwhile`).join('\n');
+  const t0 = outages[0]?.from ?? 0;
+  return outages
+    .map((o) => `  +${String(o.from - t0).padStart(6)} ms ${o.fault}: ${o.to - o.from} ms, ${o.runningBefore} running before, ${o.endedDuring} executions ended meanwhile`)
+    .join('\n');
 }
 
 /** runner:error events grouped by what the runner was doing and the message's start, most frequent first. */
@@ -376,4 +379,19 @@ export async function explain(control: Control, ids: string[], runners: RunnerPr
       return `    ${id}: ${ex} | ${row?.status} attempts=${row?.attempts} ${reasons}`;
     })
     .join('\n');
+}
+
+/** Traces of the first violating tasks of each kind (for the console, next to the summary). */
+export async function violationTraces(control: Control, s: FaultSummary, runners: RunnerProcess[], t0: number): Promise<string> {
+  const parts: string[] = [];
+  const kinds: Array<[string, string[]]> = [
+    ['re-run', s.extraExecutions],
+    ['lease expired under a live runner', s.abortedByOwnRunner],
+    ['succeeded but ERROR', s.succeededButError],
+    ['failure message lost', s.failureMessageLost],
+  ];
+  for (const [what, ids] of kinds) {
+    if (ids.length) parts.push(`  ${what} (runners ${runners.map((r) => `${r.name}=${r.runnerId}`).join(' ')}; ms after the first fault):\n${await explain(control, ids, runners, t0)}`);
+  }
+  return parts.join('\n');
 }

@@ -14,11 +14,15 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRunnerProcess, type RunnerProcess } from '../helpers/runner-process';
 import { startThrowawayMariadb, throwawayMariadbProblem, type ThrowawayMariadb } from '../helpers/throwaway-mariadb';
-import { enqueue, errorDigest, formatOutages, formatSummary, openControl, runFaults, sample, summarise, type Control, type FaultSummary, type Outage } from './harness';
+import { enqueue, errorDigest, formatOutages, formatSummary, openControl, runFaults, sample, summarise, violationTraces, type Control, type FaultSummary, type Outage } from './harness';
 
 const problem = throwawayMariadbProblem();
 const N = 3000;
 const DB = 'upkeep_fault';
+// Every outage must stay below the lease less one heartbeat interval (checked below), so no
+// lease may expire because of one, even on a loaded machine.
+const LEASE_MS = 30_000;
+const HEARTBEAT_MS = LEASE_MS / 3;
 
 describe.skipIf(problem)('MariaDB killed with SIGKILL and restarted under two runner processes', () => {
   let maria: ThrowawayMariadb;
@@ -35,7 +39,7 @@ describe.skipIf(problem)('MariaDB killed with SIGKILL and restarted under two ru
     control = await openControl(maria.options(DB));
     logDir = mkdtempSync(join(tmpdir(), 'upkeep-fault-'));
     const specs = await enqueue(control, Array.from({ length: N }, (_, i) => ({ label: `t${i}`, workMs: 10 + (i % 5) * 10 })));
-    const runner = { concurrency: 10, leaseMs: 15_000, rescueIntervalMs: 1000, claimBatchSize: 20 };
+    const runner = { concurrency: 10, leaseMs: LEASE_MS, rescueIntervalMs: 1000, claimBatchSize: 20 };
     runners = await Promise.all(['a', 'b'].map((name) => startRunnerProcess({ name, dataSource: maria.options(DB), logDir, runner })));
     const run = await runFaults(control, runners, N, [
       { name: 'kill -9 and restart #1 (down 300 ms)', atCompleted: 400, act: () => maria.killAndRestart(300) },
@@ -51,7 +55,7 @@ describe.skipIf(problem)('MariaDB killed with SIGKILL and restarted under two ru
       `${formatSummary('MariaDB killed -9 and restarted, 2 runner processes', summary, {
         'runner:error events': errors.length,
         '"Deadlock found" runner:error events': deadlockErrors.length,
-      })}\n${formatOutages(outages)}\n  runner:error events by kind:\n${errorDigest(runners)}`,
+      })}\n${formatOutages(outages)}\n  runner:error events by kind:\n${errorDigest(runners)}\n${await violationTraces(control, summary, runners, outages[0]!.from)}`,
     );
   }, 240_000);
 
@@ -65,6 +69,7 @@ describe.skipIf(problem)('MariaDB killed with SIGKILL and restarted under two ru
   it('created the condition: every kill hit while executions were running, and executions ended during each outage', () => {
     expect(outages).toHaveLength(3);
     for (const o of outages) expect(o.runningBefore, o.fault).toBeGreaterThan(0);
+    for (const o of outages) expect(o.to - o.from, `${o.fault} lasted longer than the lease less a heartbeat`).toBeLessThan(LEASE_MS - HEARTBEAT_MS);
     for (const o of outages) expect(o.endedDuring, o.fault).toBeGreaterThan(0);
   });
 

@@ -13,11 +13,15 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRunnerProcess, type RunnerProcess } from '../helpers/runner-process';
 import { startThrowawayPostgres, throwawayPostgresProblem, type ThrowawayPostgres } from '../helpers/throwaway-postgres';
-import { enqueue, errorDigest, formatOutages, formatSummary, openControl, runFaults, sample, summarise, type Control, type FaultSummary, type Outage } from './harness';
+import { enqueue, errorDigest, formatOutages, formatSummary, openControl, runFaults, sample, summarise, violationTraces, type Control, type FaultSummary, type Outage } from './harness';
 
 const problem = throwawayPostgresProblem();
 const N = 3000;
 const DB = 'upkeep_fault';
+// Every outage must stay below the lease less one heartbeat interval (checked below), so no
+// lease may expire because of one, even on a loaded machine.
+const LEASE_MS = 30_000;
+const HEARTBEAT_MS = LEASE_MS / 3;
 
 describe.skipIf(problem)('PostgreSQL restarted and its backends terminated under two runner processes', () => {
   let pg: ThrowawayPostgres;
@@ -33,8 +37,7 @@ describe.skipIf(problem)('PostgreSQL restarted and its backends terminated under
     control = await openControl(pg.options(DB));
     logDir = mkdtempSync(join(tmpdir(), 'upkeep-fault-'));
     const specs = await enqueue(control, Array.from({ length: N }, (_, i) => ({ label: `t${i}`, workMs: 10 + (i % 5) * 10 })));
-    // Lease 15 s: every outage below is far shorter, so no lease may expire because of one.
-    const runner = { concurrency: 10, leaseMs: 15_000, rescueIntervalMs: 1000, claimBatchSize: 20 };
+    const runner = { concurrency: 10, leaseMs: LEASE_MS, rescueIntervalMs: 1000, claimBatchSize: 20 };
     runners = await Promise.all(['a', 'b'].map((name) => startRunnerProcess({ name, dataSource: pg.options(DB), logDir, runner })));
     const run = await runFaults(control, runners, N, [
       { name: 'fast restart (down 300 ms)', atCompleted: 300, act: () => pg.restart('fast', 300) },
@@ -52,7 +55,7 @@ describe.skipIf(problem)('PostgreSQL restarted and its backends terminated under
       `${formatSummary('PostgreSQL restarts and terminated backends, 2 runner processes', summary, {
         'runner:error events': errors.length,
         'deadlocks in the server log': pg.countInLog(/deadlock detected/),
-      })}\n${formatOutages(outages)}\n  runner:error events by kind:\n${errorDigest(runners)}`,
+      })}\n${formatOutages(outages)}\n  runner:error events by kind:\n${errorDigest(runners)}\n${await violationTraces(control, summary, runners, outages[0]!.from)}`,
     );
   }, 240_000);
 
@@ -66,6 +69,7 @@ describe.skipIf(problem)('PostgreSQL restarted and its backends terminated under
   it('created the condition: every fault hit while executions were running, and executions ended during each restart', () => {
     expect(outages).toHaveLength(6);
     for (const o of outages) expect(o.runningBefore, o.fault).toBeGreaterThan(0);
+    for (const o of outages) expect(o.to - o.from, `${o.fault} lasted longer than the lease less a heartbeat`).toBeLessThan(LEASE_MS - HEARTBEAT_MS);
     for (const o of outages.filter((x) => x.fault.includes('restart'))) expect(o.endedDuring, o.fault).toBeGreaterThan(0);
   });
 

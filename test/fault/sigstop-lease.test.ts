@@ -35,7 +35,7 @@ describe.each(backends)('a runner frozen with SIGSTOP past its lease on %s', (db
     cleanups.push(async () => rmSync(logDir, { recursive: true, force: true }));
     const N = 40;
     await enqueue(control, Array.from({ length: N }, (_, i) => ({ label: `t${i}`, workMs: 250 })));
-    const lease = { leaseMs: 1500, heartbeatIntervalMs: 300, rescueIntervalMs: 200 };
+    const lease = { leaseMs: 3000, heartbeatIntervalMs: 500, rescueIntervalMs: 200 };
     const a: RunnerProcess = await startRunnerProcess({ name: 'a', dataSource: database.options, logDir, runner: { concurrency: 2, claimBatchSize: 10, ...lease } });
     cleanups.push(() => a.kill());
 
@@ -66,10 +66,10 @@ describe.each(backends)('a runner frozen with SIGSTOP past its lease on %s', (db
     const rows = await taskRows(control);
     // eslint-disable-next-line no-console
     console.log(
-      `[${db}] A frozen ${frozenMs} ms (lease 1500 ms) holding ${held.length} tasks (${running.length} running, ${finished.length} finished unwritten, ${queued.length} queued); ` +
+      `[${db}] A frozen ${frozenMs} ms (lease 3000 ms) holding ${held.length} tasks (${running.length} running, ${finished.length} finished unwritten, ${queued.length} queued); ` +
         `after SIGCONT A started ${lateStarts.length} of them without a valid lease; ${twice.length} tasks not running at the freeze ran twice`,
     );
-    expect(frozenMs).toBeGreaterThanOrEqual(1500); // and B rescued them all: their leases expired
+    expect(frozenMs).toBeGreaterThanOrEqual(3000); // and B rescued them all: their leases expired
     expect(queued.length).toBeGreaterThan(0);
     expect(lateStarts.map((e) => e.taskId), 'started by the woken runner without a valid lease').toEqual([]);
     expect(twice, 'tasks that ran twice though they only waited in the frozen runner\'s queue').toEqual([]);
