@@ -22,6 +22,8 @@ export default defineConfig({
       dbProject('postgres'),
       dbProject('mariadb'),
       { extends: true, test: { name: 'e2e', include: ['test/e2e/**/*.test.ts', 'examples/**/*.test.ts'], testTimeout: 180_000, hookTimeout: 120_000 } },
+      // The dashboard in Debian's Chromium (playwright-core) against the Express example as a process; builds dist/dashboard first.
+      { extends: true, test: { name: 'browser', include: ['test/browser/**/*.test.ts'], globalSetup: ['test/browser/global-setup.ts'], testTimeout: 180_000, hookTimeout: 180_000, fileParallelism: false } },
       // Process-level faults (issue 7): throwaway servers restarted and killed, runner processes frozen and killed.
       { extends: true, test: { name: 'fault', include: ['test/fault/**/*.test.ts'], testTimeout: 180_000, hookTimeout: 180_000, fileParallelism: false } },
     ],

@@ -67,7 +67,8 @@ function App() {
   return h(
     PermissionsContext.Provider,
     { value: perms },
-    h('a', { href: '#main', class: 'skip' }, 'Skip to content'),
+    // A button, not `#main`: the fragment holds the route's query.
+    h('button', { type: 'button', class: 'skip', onClick: () => document.getElementById('main')?.focus() }, 'Skip to content'),
     h(
       'header',
       { class: 'top' },

@@ -90,13 +90,16 @@ function Filters({ route, types }: { route: Route; types: string[] }) {
     field(
       'f-type',
       'Type',
-      h(
-        'select',
-        { id: 'f-type', name: 'type', value: q.get('type') ?? '', onChange: (e: Event) => setQuery({ type: (e.target as HTMLSelectElement).value || null, cursor: null }) },
-        h('option', { value: '' }, 'Any type'),
-        [...new Set([...types, ...(q.get('type') ? [q.get('type')!] : [])])].map((t) => h('option', { key: t, value: t }, t)),
-      ),
+      h('input', {
+        id: 'f-type',
+        name: 'type',
+        list: 'f-types',
+        placeholder: 'any type',
+        value: q.get('type') ?? '',
+        onChange: (e: Event) => setQuery({ type: (e.target as HTMLInputElement).value.trim() || null, cursor: null }),
+      }),
     ),
+    h('datalist', { id: 'f-types' }, types.map((t) => h('option', { key: t, value: t }))),
     field(
       'f-device',
       'Device',
@@ -166,7 +169,19 @@ export function TasksPage({ route }: { route: Route }) {
   useEffect(() => {
     api<{ items: ProcessorView[] }>('processors').then((r) => setTypes(r.items.map((p) => p.type)), () => undefined);
   }, []);
-  const loadCounts = () => api<SeedMetrics>('tasks/metrics').then((m) => setCounts(m.status_counts), () => undefined);
+  const lastCounts = useRef(0);
+  const countsTimer = useRef<number | null>(null);
+  // Counts are exact (the metrics route counts by status); asked at most every 2 s.
+  const loadCounts = () => {
+    const wait = lastCounts.current + 2000 - Date.now();
+    if (wait > 0) {
+      countsTimer.current ??= window.setTimeout(() => ((countsTimer.current = null), loadCounts()), wait);
+      return;
+    }
+    lastCounts.current = Date.now();
+    void api<SeedMetrics>('tasks/metrics').then((m) => setCounts(m.status_counts), () => undefined);
+  };
+  useEffect(() => () => void (countsTimer.current !== null && clearTimeout(countsTimer.current)), []);
   usePolling(loadCounts, 5000);
 
   // Live rows: progress updates in place; a status change refetches that row; new tasks
@@ -175,7 +190,7 @@ export function TasksPage({ route }: { route: Route }) {
     if (refreshTimer.current !== null) return;
     refreshTimer.current = window.setTimeout(() => {
       refreshTimer.current = null;
-      void loadCounts();
+      loadCounts();
       if (!cursor) page.reload();
     }, 1000);
   };
@@ -196,7 +211,7 @@ export function TasksPage({ route }: { route: Route }) {
       }
       if (e.type === 'created') return scheduleRefresh();
       if (id && rows.some((r) => r.id === id)) refetchRow(id);
-      if (['started', 'completed', 'failed', 'cancelled', 'paused', 'resumed', 'retried', 'reset', 'retry_scheduled', 'lease_expired', 'released'].includes(e.type)) void loadCounts();
+      if (['started', 'completed', 'failed', 'cancelled', 'paused', 'resumed', 'retried', 'reset', 'retry_scheduled', 'lease_expired', 'released'].includes(e.type)) loadCounts();
     },
     [rows, cursor, key],
   );
@@ -211,7 +226,7 @@ export function TasksPage({ route }: { route: Route }) {
     h('div', { class: 'page-head' }, h('h1', { id: 'tasks-title' }, 'Tasks'), h('span', { class: 'muted', 'data-total': data?.total ?? '' }, totalText)),
     h(StatusTabs, { counts, active: route.query.get('status') }),
     h(Filters, { route, types }),
-    h(BulkBar, { selected: [...selected], filter: bulkFilter(filter), total: data?.total ?? null, onDone: () => (page.reload(), void loadCounts(), setSelected(new Set())) }),
+    h(BulkBar, { selected: [...selected], filter: bulkFilter(filter), total: data?.total ?? null, onDone: () => (page.reload(), loadCounts(), setSelected(new Set())) }),
     h(ErrorNote, { error: page.error }),
     h(
       'div',
