@@ -1,6 +1,7 @@
 // The ratios chart: Vega (https://vega.github.io/vega/usage/#node) renders the spec to
 // SVG in Node with its headless 'none' renderer: no browser, no canvas package.
 import * as vega from 'vega';
+import { sig } from './util';
 
 export interface RatioBar {
   /** e.g. "processing after bulk enqueue" */
@@ -22,7 +23,7 @@ export async function ratiosSvg(title: string, subtitle: string, bars: RatioBar[
       return {
         label: `${b.metric}${b.lowerIsBetter ? ' (lower = better)' : ''} ${b.peer}`,
         ratio: b.ratio,
-        text: `${b.ratio >= 10 ? b.ratio.toFixed(1) : b.ratio.toFixed(2)}×${b.target === undefined ? '' : `  (target ${b.lowerIsBetter ? '≤' : '≥'} ${b.target}×: ${met ? 'met' : 'missed'})`}`,
+        text: `${sig(b.ratio)}×${b.target === undefined ? '' : `  (target ${b.lowerIsBetter ? '≤' : '≥'} ${b.target}×: ${met ? 'met' : 'missed'})`}`,
         target: b.target ?? null,
         status: met === undefined ? 'no target' : met ? 'target met' : 'target missed',
       };
@@ -32,7 +33,7 @@ export async function ratiosSvg(title: string, subtitle: string, bars: RatioBar[
     $schema: 'https://vega.github.io/schema/vega/v6.json',
     width: 460,
     height: Math.max(rowHeight, values.length * rowHeight),
-    padding: { left: 10, right: 170, top: 10, bottom: 10 },
+    padding: { left: 10, right: 240, top: 10, bottom: 10 },
     title: { text: title, subtitle, anchor: 'start', fontSize: 14, subtitleFontSize: 11 },
     data: [{ name: 'bars', values }],
     scales: [
