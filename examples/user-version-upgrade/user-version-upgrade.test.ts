@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { DataSource, In } from 'typeorm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ProcessorValidationError, Upkeep, UPKEEP_ENTITIES, UPKEEP_MIGRATIONS, type MaintenanceTask, type TaskContext } from '../../src';
+import { createFakeClock, createTestUpkeep, runProcessor, type TestUpkeep } from '../../src/testing';
 import { main } from './demo';
 import { ORG_SETTINGS_VERSION, upgradeSettings } from './settings-store';
 import { CreateUserSettings1764400000000, UserSettings } from './user-settings.entity';
@@ -215,6 +216,64 @@ describe('UserVersionUpgradeProcessor on SQLite', () => {
     expect(failed.attempts).toBe(1);
     expect(failed.failureReason).toBe('processor_error');
     expect(failed.lastError).toContain('setExampleDataSource');
+  });
+});
+
+describe('UserVersionUpgradeProcessor with upkeep/testing (in-memory SQLite, fake clock, no runner)', () => {
+  let t: TestUpkeep;
+
+  beforeAll(async () => {
+    t = await createTestUpkeep({
+      processors: [UserVersionUpgradeProcessor],
+      entities: [UserSettings],
+      migrations: [CreateUserSettings1764400000000],
+      clock: createFakeClock('2030-01-01T00:00:00Z'),
+    });
+  });
+  afterEach(() => setExampleDataSource(undefined));
+  afterAll(async () => t?.close());
+
+  /** `count` users on version 0 named `${prefix}-N`. */
+  async function seedOutdated(prefix: string, count: number): Promise<string[]> {
+    const rows = Array.from({ length: count }, (_, i) =>
+      Object.assign(new UserSettings(), { id: `${prefix}-${i}`, userVersion: 0, theme: null, language: null, llmModel: null, maxIterations: null, confirmationMode: false, updatedAt: new Date('2020-01-01T00:00:00Z') }),
+    );
+    await t.dataSource.getRepository(UserSettings).insert(rows);
+    return rows.map((r) => r.id);
+  }
+
+  it('a task delayed by an hour runs only once the fake clock has moved an hour, and upgrades its users', async () => {
+    setExampleDataSource(t.dataSource);
+    const ids = await seedOutdated('tu', 3);
+    const task = await t.upkeep.createTask(UserVersionUpgradeProcessor.create({ userIds: ids }), { delayMs: 3_600_000 });
+    await t.upkeep.runDue();
+    expect((await t.upkeep.getTask(task.id))!.status).toBe('PENDING');
+    t.clock!.advance(3_600_000);
+    await t.upkeep.runDue();
+    expect((await t.upkeep.getTask(task.id))!.status).toBe('COMPLETED');
+    const users = await t.dataSource.getRepository(UserSettings).find({ where: { id: In(ids) } });
+    expect(users.map((u) => u.userVersion)).toEqual([ORG_SETTINGS_VERSION, ORG_SETTINGS_VERSION, ORG_SETTINGS_VERSION]);
+  });
+
+  it('runProcessor: stops at the next user when its signal aborts, and a second run finishes the rest', async () => {
+    setExampleDataSource(t.dataSource);
+    const ids = await seedOutdated('rp', 20);
+    const controller = new AbortController();
+    const first = runProcessor(UserVersionUpgradeProcessor, { userIds: ids }, {
+      signal: controller.signal,
+      onProgress: (done) => done === 5 && controller.abort(new Error('stop requested')),
+    });
+    await expect(first).rejects.toThrow('stop requested');
+    const upgraded = await t.dataSource.getRepository(UserSettings).countBy({ id: In(ids), userVersion: ORG_SETTINGS_VERSION });
+    expect(upgraded).toBe(5);
+    const second = await runProcessor(UserVersionUpgradeProcessor, { userIds: ids });
+    expect(second.result).toEqual({ upgraded: 15, skipped: 5 });
+    expect(second.progress.at(-1)).toEqual({ done: 15, total: 15 });
+    expect(second.logs.map((l) => l.message)).toEqual([`upgraded 15 of 20 users to settings version ${ORG_SETTINGS_VERSION}`]);
+  });
+
+  it('runProcessor rejects 101 ids before running, like create()', async () => {
+    await expect(runProcessor(UserVersionUpgradeProcessor, { userIds: Array.from({ length: 101 }, (_, i) => `x${i}`) })).rejects.toBeInstanceOf(ProcessorValidationError);
   });
 });
 

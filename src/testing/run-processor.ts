@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import { InvalidArgumentError, TaskTimeoutError } from '../core/errors';
 import { toUpkeepLogger, type HostLogger, type UpkeepLogger } from '../core/logger';
 import { MaintenanceTask, type JsonValue } from '../entities/maintenance-task.entity';
@@ -8,7 +8,7 @@ import { getProcessorMetadata } from '../processor/processor-metadata';
 import { instantiateProcessor, parseProcessorJson, serializeProcessor, validateProcessor } from '../processor/serialization';
 import type { ServiceLease } from '../pool/types';
 import { toStorableResult } from '../runner/storable-result';
-import { RunningTaskContext } from '../runner/task-context';
+import { RunningTaskContext, type ContextHooks } from '../runner/task-context';
 
 /** Options of {@link runProcessor}. */
 export interface RunProcessorOptions {
@@ -30,6 +30,8 @@ export interface RunProcessorOptions {
   cursor?: string | null;
   /** Aborts `ctx.signal` with a `TaskTimeoutError` after this many milliseconds. Unset: no timeout. */
   timeoutMs?: number;
+  /** Called on every `ctx.progress(done, total)`, e.g. to abort `signal` at a given point. */
+  onProgress?: (done: number, total: number | null) => void;
   /** Fields of the `MaintenanceTask` handed to `process()` (id, progressDone, ...). */
   task?: Partial<MaintenanceTask>;
 }
@@ -157,6 +159,27 @@ export async function runProcessor(
   });
   const leases: Array<ServiceLease<unknown>> = [];
   let ctx!: RunningTaskContext;
+  const hooks: ContextHooks & { transaction<T>(fn: (manager: EntityManager) => Promise<T>): Promise<T> } = {
+    onProgress: (done, total) => {
+      observed.progress.push({ done, total });
+      options.onProgress?.(done, total);
+    },
+    onCursor: (cursor) => observed.cursors.push(cursor),
+    onStage: (stage) => observed.stages.push(stage),
+    heartbeat: async () => undefined,
+    acquire: async (pool, acquireOptions = {}) => {
+      const lease = await pool.acquire({ device: 'auto', ...acquireOptions, signal: acquireOptions.signal ?? ctx.signal });
+      leases.push(lease as ServiceLease<unknown>);
+      ctx.device = lease.device;
+      return lease;
+    },
+    reportMemory: (mb) => observed.memoryReportsMb.push(mb),
+    // No task row to complete here: ctx.transaction is just a transaction on the given DataSource.
+    transaction: (fn) => {
+      if (!options.dataSource) throw new InvalidArgumentError('runProcessor: the processor used ctx.transaction, but no dataSource was given (runProcessor(..., { dataSource }))');
+      return options.dataSource.transaction((manager) => fn(manager));
+    },
+  };
   ctx = new RunningTaskContext(
     task,
     'run-processor',
@@ -164,19 +187,7 @@ export async function runProcessor(
     task.assignedDevice,
     options.dataSource ?? noDataSource,
     Object.freeze({ ...(options.services ?? {}) }),
-    {
-      onProgress: (done, total) => observed.progress.push({ done, total }),
-      onCursor: (cursor) => observed.cursors.push(cursor),
-      onStage: (stage) => observed.stages.push(stage),
-      heartbeat: async () => undefined,
-      acquire: async (pool, acquireOptions = {}) => {
-        const lease = await pool.acquire({ device: 'auto', ...acquireOptions, signal: acquireOptions.signal ?? ctx.signal });
-        leases.push(lease as ServiceLease<unknown>);
-        ctx.device = lease.device;
-        return lease;
-      },
-      reportMemory: (mb) => observed.memoryReportsMb.push(mb),
-    },
+    hooks,
   );
 
   const abortFrom = () => ctx.controller.abort(options.signal!.reason);
