@@ -20,12 +20,14 @@ import { RunningTaskContext } from './task-context';
 import { LeaseClock } from './lease-clock';
 import { PgListener } from '../store/pg-listener';
 import { classifyWriteError } from '../store/write-errors';
+import { openTaskTransaction, type TaskTransaction } from '../store/executor';
+import type { EntityManager } from 'typeorm';
 import { TaskQueue } from '../queue/task-queue';
 import { ANY, DevicePlacement } from '../resources/device-placement';
 import { MetricRecorder } from '../resources/metric-recorder';
 import { isOutOfMemoryError } from '../resources/out-of-memory';
 import { TaskErrorHandler } from '../resources/task-error-handler';
-import { MemoryLimitExceededError } from '../core/errors';
+import { InvalidArgumentError, MemoryLimitExceededError } from '../core/errors';
 import type { AcquireOptions, ServiceLease } from '../pool/types';
 import type { ServicePool } from '../pool/service-pool';
 
@@ -81,6 +83,8 @@ interface InFlight {
   memoryLimitMb?: number;
   warned: boolean;
   leases: Array<ServiceLease<unknown>>;
+  /** The transaction of `ctx.transaction`, open until the task's completion joins it. */
+  tx?: TaskTransaction;
 }
 
 interface PendingCompletion {
@@ -584,6 +588,7 @@ export class MaintenanceTaskRunner {
         flight.reportedMemoryMb = mb;
         this.checkLimit(flight, mb);
       },
+      transaction: (fn) => this.runInTransaction(flight, fn),
       heartbeat: async () => {
         // Awaited by processor code, maybe inside its own transaction: the foreground store.
         const sentAt = Date.now();
@@ -610,6 +615,7 @@ export class MaintenanceTaskRunner {
       .catch((error) => this.reportError(`task ${task.id}`, error))
       .finally(() => {
         if (flight.progressTimer) clearTimeout(flight.progressTimer);
+        if (flight.tx) void flight.tx.rollback();
         // A newer attempt of the same task (re-claimed while this one ignored its signal)
         // owns the entry now; only remove our own.
         if (this.inFlight.get(task.id) === flight) {
@@ -621,6 +627,42 @@ export class MaintenanceTaskRunner {
         if (this.queueLow) this.requestPump();
         else if (this.isQuiet()) this.checkIdle();
       });
+  }
+
+  /** `ctx.transaction(fn)`: `fn` writes in a transaction the task's completion joins later. */
+  private async runInTransaction<T>(flight: InFlight, fn: (manager: EntityManager) => Promise<T>): Promise<T> {
+    if (flight.tx) throw new InvalidArgumentError('ctx.transaction() may be called once per attempt');
+    const tx = await openTaskTransaction(this.up.runnerStore.dataSource);
+    flight.tx = tx;
+    try {
+      return await fn(tx.manager);
+    } catch (error) {
+      flight.tx = undefined;
+      await tx.rollback();
+      throw error;
+    }
+  }
+
+  /** Commits the task's COMPLETED write together with the processor's writes of `ctx.transaction`. */
+  private async completeInTransaction(flight: InFlight, tx: TaskTransaction, c: PendingCompletion, processor: MaintenanceTaskProcessor | undefined): Promise<void> {
+    const now = this.up.now();
+    try {
+      const held = await this.up.runnerStore.completeIn(tx.executor, this.id, toCompletionRow(c), now);
+      if (!held) {
+        await tx.rollback();
+        this.leaseClock.forget(c.task.id);
+        return this.lostRace(c.task, 'completion');
+      }
+      await tx.commit();
+    } catch (error) {
+      await tx.rollback();
+      this.reportError('complete', error);
+      // Nothing of the attempt was kept: it failed as any attempt does, and may run again.
+      const e = describeThrown(error);
+      const failed: Outcome = { kind: 'failed', reason: 'processor_error', retryable: true, error: { name: e.name, message: `ctx.transaction() could not commit: ${e.message}`, code: e.code } };
+      return this.finish(flight, failed, c.cleanupDone, processor);
+    }
+    this.afterCompletions([c], new Set([c.task.id]), now);
   }
 
   private abortTask(flight: InFlight, action: 'cancel' | 'pause' | 'shutdown' | 'lease_lost'): void {
@@ -683,6 +725,11 @@ export class MaintenanceTaskRunner {
       const limit = this.up.settings.enableResourceTracking ? processor.resources?.().memoryLimitMb : undefined;
       if (limit !== undefined) flight.memoryLimitMb = limit;
       outcome = await this.execute(flight, processor);
+    }
+    // Writes of ctx.transaction stand only with a completion.
+    if (flight.tx && outcome.kind !== 'completed') {
+      await flight.tx.rollback();
+      flight.tx = undefined;
     }
     // The measured peak includes the end state; rows are only written by the interval and stage changes.
     if (this.placement && outcome.kind !== 'lease_lost') flight.peakMemoryMb = Math.max(flight.peakMemoryMb, this.memoryOf(flight));
@@ -799,7 +846,11 @@ export class MaintenanceTaskRunner {
   /** Writes the outcome of an attempt with a conditional update, then emits its event. */
   private async finish(flight: InFlight, outcome: Outcome, cleanupDone: boolean, processor: MaintenanceTaskProcessor | undefined): Promise<void> {
     const { task, ctx } = flight;
-    if (outcome.kind !== 'lease_lost' && outcome.kind !== 'handed_back' && !(await this.holdsLease(task))) {
+    // (A completion inside ctx.transaction is checked by its own guarded write: on SQLite a
+    // renewal outside that transaction would wait for it.)
+    if (outcome.kind !== 'lease_lost' && outcome.kind !== 'handed_back' && !(flight.tx && outcome.kind === 'completed') && !(await this.holdsLease(task))) {
+      await flight.tx?.rollback();
+      flight.tx = undefined;
       // The lease ran out before the outcome could be written: another runner owns the task.
       this.leaseClock.forget(task.id);
       return;
@@ -821,7 +872,13 @@ export class MaintenanceTaskRunner {
         const info: TaskInfo = { ...(task.info ?? {}), result: outcome.result };
         delete info.error;
         if (this.placement) task.actualMemoryMb = Math.round(flight.peakMemoryMb);
-        this.completions.push({ task, info, result: outcome.result, durationMs: Date.now() - flight.startedAt, cleanupDone, progressDone: ctx.progressDone });
+        const completion = { task, info, result: outcome.result, durationMs: Date.now() - flight.startedAt, cleanupDone, progressDone: ctx.progressDone };
+        const tx = flight.tx;
+        if (tx) {
+          flight.tx = undefined;
+          return this.completeInTransaction(flight, tx, completion, processor);
+        }
+        this.completions.push(completion);
         this.scheduleFlush();
         return;
       }

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import { TaskTimeoutError } from '../core/errors';
 import type { UpkeepLogger } from '../core/logger';
 import type { MaintenanceTask } from '../entities/maintenance-task.entity';
@@ -49,6 +49,19 @@ export interface TaskContext {
   acquire<T>(pool: ServicePool<T>, options?: AcquireOptions): Promise<ServiceLease<T>>;
   /** Tells upkeep how much memory (MiB) the task uses now (otherwise it is estimated). */
   reportMemory(mb: number): void;
+  /**
+   * Runs `fn` in one database transaction that also holds this task's completion (River's
+   * `JobCompleteTx`): the transaction stays open after `fn` resolves, and when `process()`
+   * then returns normally the task's COMPLETED write joins it and both commit together. If
+   * `process()` throws, is interrupted or loses its lease, or the commit fails, everything
+   * `fn` wrote is rolled back and the attempt ends as any failed attempt does (retry or
+   * ERROR). So work that only touches the database runs exactly once. Call it once per
+   * attempt, as the last step of `process()` (it holds a connection, and its locks, until
+   * the task is written). On SQLite it waits until no other transaction is open on the
+   * shared connection, and statements the host runs on that connection while it is open
+   * join it.
+   */
+  transaction<T>(fn: (manager: EntityManager) => Promise<T>): Promise<T>;
   /** A private temporary folder, removed after the attempt. */
   tempDir(): Promise<string>;
   /**
@@ -67,6 +80,7 @@ export interface ContextHooks {
   heartbeat(): Promise<void>;
   acquire<T>(pool: ServicePool<T>, options?: AcquireOptions): Promise<ServiceLease<T>>;
   reportMemory(mb: number): void;
+  transaction<T>(fn: (manager: EntityManager) => Promise<T>): Promise<T>;
 }
 
 /** The runner's implementation of {@link TaskContext}. @internal */
@@ -148,6 +162,11 @@ export class RunningTaskContext implements TaskContext {
   reportMemory(mb: number): void {
     if (!Number.isFinite(mb) || mb < 0) throw new TypeError('ctx.reportMemory(mb): mb must be a non-negative number');
     this.hooks.reportMemory(mb);
+  }
+
+  transaction<T>(fn: (manager: EntityManager) => Promise<T>): Promise<T> {
+    if (typeof fn !== 'function') throw new TypeError('ctx.transaction(fn): fn must be a function');
+    return this.hooks.transaction(fn);
   }
 
   async tempDir(): Promise<string> {

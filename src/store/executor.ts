@@ -1,4 +1,4 @@
-import type { DataSource, QueryRunner } from 'typeorm';
+import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
 import { UnsupportedDatabaseError } from '../core/errors';
 import { dialectOf, SqlCodec, type Dialect } from './dialect';
 
@@ -118,6 +118,22 @@ class SqliteExecutor implements Executor {
     return this.serialize(() => this.runNow<Row>(sql, params), background);
   }
 
+  /** True while any transaction is open on the shared connection. */
+  get inTransaction(): boolean {
+    return this.db.inTransaction;
+  }
+
+  /** Statements run at once on the connection, outside the chain (inside a transaction the caller holds). */
+  direct(): Executor {
+    const inner: Executor = {
+      dialect: 'sqlite',
+      codec: this.codec,
+      query: async <Row>(sql: string, params: unknown[] = []) => this.runNow<Row>(sql, params),
+      transaction: (nested) => nested(inner),
+    };
+    return inner;
+  }
+
   /** The same executor for background work. */
   asBackground(): Executor {
     return {
@@ -181,4 +197,67 @@ function foregroundExecutorFor(dataSource: DataSource): Executor {
     executors.set(dataSource, executor);
   }
   return executor;
+}
+
+/** A transaction a processor writes in (`ctx.transaction`), which the task's completion then joins. */
+export interface TaskTransaction {
+  /** The processor's view of it. */
+  readonly manager: EntityManager;
+  /** Upkeep's statements inside it. */
+  readonly executor: Executor;
+  commit(): Promise<void>;
+  /** Rolls back; never throws (a connection already gone rolled back on its own). */
+  rollback(): Promise<void>;
+}
+
+/**
+ * Opens a transaction on its own connection (PostgreSQL, MySQL/MariaDB), or on SQLite's shared
+ * connection once no other transaction is open on it (so it never joins a host's transaction).
+ */
+export async function openTaskTransaction(dataSource: DataSource): Promise<TaskTransaction> {
+  const dialect = dialectOf(dataSource);
+  const runner = dataSource.createQueryRunner('master');
+  if (dialect === 'sqlite') {
+    const sqlite = foregroundExecutorFor(dataSource) as SqliteExecutor;
+    for (;;) {
+      while (sqlite.inTransaction) await new Promise((resolve) => setTimeout(resolve, 2));
+      try {
+        await runner.startTransaction();
+        break;
+      } catch (error) {
+        // Someone began a transaction between the check and ours: wait for it too.
+        if (!sqlite.inTransaction) throw error;
+      }
+    }
+    return wrap(runner, sqlite.direct());
+  }
+  await runner.connect();
+  await runner.startTransaction();
+  return wrap(runner, new QueryRunnerExecutor(dataSource, dialect, runner));
+}
+
+function wrap(runner: QueryRunner, executor: Executor): TaskTransaction {
+  let open = true;
+  return {
+    manager: runner.manager,
+    executor,
+    async commit() {
+      if (!open) return;
+      open = false;
+      try {
+        await runner.commitTransaction();
+      } catch (error) {
+        if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
+        throw error;
+      } finally {
+        await runner.release().catch(() => undefined);
+      }
+    },
+    async rollback() {
+      if (!open) return;
+      open = false;
+      if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
+      await runner.release().catch(() => undefined);
+    },
+  };
 }

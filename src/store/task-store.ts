@@ -368,6 +368,29 @@ export class TaskStore {
   }
 
   /**
+   * Writes one successful result inside a transaction the caller holds (`ctx.transaction`), so
+   * it commits or rolls back with the processor's writes. True when this claim still held it.
+   */
+  async completeIn(
+    tx: Executor,
+    runnerId: string,
+    item: { id: string; version: number; info: TaskInfo; actualMemoryMb: number | null; cleanupDone: boolean; progressDone: number | null },
+    now: Date,
+  ): Promise<boolean> {
+    const c = this.c;
+    const cast = (type: string) => (c.dialect === 'postgres' ? `CAST(? AS ${type})` : '?');
+    const { affected } = await tx.query(
+      `UPDATE ${this.t()} SET ${c.id('status')} = 'COMPLETED', ${c.id('info')} = ${cast('jsonb')}, ${c.id('actual_memory_mb')} = ${cast('integer')},
+         ${c.id('resource_cleanup_completed')} = ${cast('boolean')}, ${c.id('progress_done')} = COALESCE(${cast('integer')}, ${c.id('progress_done')}),
+         ${c.id('finished_at')} = ?, ${c.id('updated_at')} = ?, ${c.id('locked_by')} = NULL, ${c.id('lease_expires_at')} = NULL,
+         ${c.id('control')} = NULL, ${c.id('failure_reason')} = NULL, ${c.id('version')} = ${c.id('version')} + 1
+       WHERE ${c.id('id')} = ? AND ${c.id('version')} = ? AND ${c.id('status')} = 'WORKING' AND ${c.id('locked_by')} = ?`,
+      [c.json(item.info), item.actualMemoryMb, c.bool(item.cleanupDone), item.progressDone, c.date(now), c.date(now), item.id, item.version, runnerId],
+    );
+    return affected > 0;
+  }
+
+  /**
    * Conditional status change of one task: applied only when the task's status is one the
    * transition table allows to reach `to` (narrowed by `guard.from`) and, when given, the
    * lease is held by `guard.lockedBy`. Returns whether this writer won.
