@@ -65,9 +65,13 @@ export function log(line: string): void {
 export function machine() {
   let commit = 'unknown';
   let dirty = false;
+  let srcChanges: string[] = [];
   try {
     commit = execSync('git rev-parse --short HEAD', { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    dirty = execSync('git status --porcelain --untracked-files=no -- src', { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() !== '';
+    srcChanges = execSync('git status --porcelain -- src', { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+      .split('\n')
+      .filter(Boolean);
+    dirty = srcChanges.some((line) => !line.startsWith('??'));
   } catch {
     // not a git checkout
   }
@@ -79,6 +83,8 @@ export function machine() {
     platform: `${os.type()} ${os.release()}`,
     commit,
     srcModifiedSinceCommit: dirty,
+    /** `git status --porcelain -- src` when the run started: what the working tree had beyond the commit. */
+    srcChanges,
   };
 }
 
