@@ -5,7 +5,7 @@ import { deserializeError, toOutOfMemoryError } from './onnx-errors';
 import type { OnnxOutputs, OnnxTensorData, SessionInfo } from './onnx-types';
 import { openOrtSession, type SessionSpec } from './ort-session';
 import { fromOrtOutputs, toOrtFeeds, transferableBuffers } from './tensors';
-import type { WorkerLaunch } from './worker-location';
+import { workerExecArgv, type WorkerLaunch } from './worker-location';
 import type { FromWorker, InferenceWorkerData, ToWorker } from './worker-protocol';
 
 export type { SessionInfo };
@@ -73,6 +73,7 @@ export class WorkerBackend implements InferenceBackend {
       }
       const worker = new Worker(launch.target, {
         eval: launch.eval,
+        execArgv: workerExecArgv(),
         workerData: data,
         name: `upkeep-onnx ${data.spec.deviceId}`,
       });
@@ -92,7 +93,12 @@ export class WorkerBackend implements InferenceBackend {
       };
       const onAbort = () => finish(abortReason(signal!));
       const onError = (error: Error) =>
-        finish(new DeviceUnavailableError(`the inference worker for ${data.spec.deviceId} failed to start: ${error.message}`, { cause: error }));
+        finish(
+          new DeviceUnavailableError(
+            `the inference worker thread for ${data.spec.deviceId} could not start (${launch.file}), which is not a problem of the device: ${error.message}`,
+            { cause: error },
+          ),
+        );
       const onExit = (code: number) =>
         finish(new DeviceUnavailableError(`the inference worker for ${data.spec.deviceId} exited with code ${code} before it was ready`));
       const onMessage = (message: FromWorker) => {

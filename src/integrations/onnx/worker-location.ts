@@ -69,3 +69,27 @@ function typescriptLaunch(file: string, base: string): WorkerLaunch {
   const source = `require(${JSON.stringify(register)}).register();\nrequire(${JSON.stringify(file)});\n`;
   return { target: source, eval: true, file };
 }
+
+// Flags about how the main script was given (`node --input-type=module -e CODE`). A worker
+// inherits `process.execArgv`, and Node refuses `--input-type` for a worker started from a file
+// (ERR_INPUT_TYPE_NOT_ALLOWED), so the inference worker never started from such a script.
+const ENTRY_FLAGS = new Set(['--input-type', '-e', '--eval', '-p', '--print']);
+
+/**
+ * `execArgv` for the inference worker: the process's own flags (loaders, memory limits, ...)
+ * without those that only describe the main entry point (`--input-type`, `-e`/`--eval`,
+ * `-p`/`--print` and their values), which make a worker thread fail to start.
+ */
+export function workerExecArgv(execArgv: readonly string[] = process.execArgv): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < execArgv.length; i++) {
+    const arg = execArgv[i]!;
+    const name = arg.startsWith('--') ? arg.split('=')[0]! : arg;
+    if (!ENTRY_FLAGS.has(name)) {
+      out.push(arg);
+      continue;
+    }
+    if (!arg.includes('=') && i + 1 < execArgv.length) i++; // its value (the code, or `module`)
+  }
+  return out;
+}
