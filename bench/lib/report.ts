@@ -69,7 +69,7 @@ export function buildReport(results: Results) {
   const md: string[] = [];
   const both = (...xs: string[]) => {
     lines.push(...xs);
-    md.push(...xs.map((x) => x.replace(/^  /, '- ')));
+    for (const x of xs) md.push(x.replace(/^  /, '- '), x.startsWith('  ') ? '' : '');
   };
   const tbl = (rows: string[][]) => {
     md.push('', `| ${rows[0]!.join(' | ')} |`, `|${rows[0]!.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`, ...rows.slice(1).map((r) => `| ${r.join(' | ')} |`), '');
