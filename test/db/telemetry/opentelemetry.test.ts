@@ -1,3 +1,6 @@
+import { execFile } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { context, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { AggregationTemporality, MeterProvider, MetricReader, type HistogramMetricData, type SumMetricData } from '@opentelemetry/sdk-metrics';
@@ -6,9 +9,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DataSource } from 'typeorm';
 import { MaintenanceTaskProcessor, Processor, Upkeep, type MaintenanceTask } from '../../../src';
 import { currentTraceContext, instrumentUpkeep, parseTraceContext } from '../../../src/integrations/opentelemetry';
-import { databaseProblem, openTestDataSource, TEST_DB } from '../../helpers/db';
+import { databaseProblem, openTestDataSource, TEST_DB, type TestDatabase } from '../../helpers/db';
 
 const problem = await databaseProblem();
+
+@Processor('otel-remote')
+class Remote extends MaintenanceTaskProcessor {
+  process() {
+    return { processed: true };
+  }
+}
 
 @Processor('otel-flaky', { maxAttempts: 3 })
 class Flaky extends MaintenanceTaskProcessor {
@@ -29,6 +39,7 @@ class TestReader extends MetricReader {
 describe.skipIf(problem)(`upkeep/opentelemetry on ${TEST_DB}`, () => {
   let dataSource: DataSource;
   let close: () => Promise<void>;
+  let database: TestDatabase;
   const exporter = new InMemorySpanExporter();
   const tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
   const reader = new TestReader();
@@ -37,7 +48,7 @@ describe.skipIf(problem)(`upkeep/opentelemetry on ${TEST_DB}`, () => {
 
   beforeAll(async () => {
     context.setGlobalContextManager(contextManager);
-    ({ dataSource, close } = await openTestDataSource());
+    ({ dataSource, close, database } = await openTestDataSource());
   });
   afterAll(async () => {
     context.disable();
@@ -97,6 +108,28 @@ describe.skipIf(problem)(`upkeep/opentelemetry on ${TEST_DB}`, () => {
     ]);
     expect((byName.get('upkeep.task.wait') as HistogramMetricData).dataPoints[0]!.value.count).toBe(2);
     instrumentation.remove();
+  });
+
+  it('across processes: the attempt run here is a child of the span that enqueued the task in another process', async () => {
+    exporter.reset();
+    const { entities: _e, migrations: _m, ...plain } = database.options as unknown as Record<string, unknown>;
+    const fixture = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'enqueue-traced.ts');
+    const stdout = await new Promise<string>((resolve, reject) =>
+      execFile(process.execPath, ['--import', 'tsx', fixture], { env: { ...process.env, UPKEEP_TEST_DS: JSON.stringify(plain) }, timeout: 60_000 }, (error, out, err) => (error ? reject(new Error(`${error.message}\n${err}`)) : resolve(out))),
+    );
+    const remote = JSON.parse(stdout.trim().split('\n').pop()!) as { taskId: string; traceparent: string; traceId: string; spanId: string; pid: number };
+    expect(remote.pid).not.toBe(process.pid);
+    expect(remote.traceparent).toBe(`00-${remote.traceId}-${remote.spanId}-01`);
+    // What trace_context holds once the facade stores it; until then the host hands it over.
+    const upkeep = new Upkeep({ dataSource, processors: [Remote] });
+    const instrumentation = instrumentUpkeep(upkeep, { tracerProvider, metrics: false, getTraceContext: (t) => (t.id === remote.taskId ? remote.traceparent : null) });
+    await upkeep.runDue();
+    await upkeep.close();
+    instrumentation.remove();
+    const [span] = exporter.getFinishedSpans().filter((s) => s.attributes['upkeep.task.id'] === remote.taskId);
+    expect(span!.spanContext().traceId).toBe(remote.traceId);
+    expect(span!.parentSpanContext).toMatchObject({ spanId: remote.spanId, traceId: remote.traceId, isRemote: true });
+    expect(span!.attributes['upkeep.task.outcome']).toBe('completed');
   });
 
   it('without a stored context an attempt is a root span; a malformed traceparent is ignored, not an error', async () => {
