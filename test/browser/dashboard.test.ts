@@ -80,6 +80,12 @@ describe('dashboard in Chromium against the Express example', () => {
     expect(await page.locator('[data-tab="ALL"] .count').textContent()).toBe('36');
     expect(await page.locator('tr[data-status="ERROR"]').first().textContent()).toContain('checksum mismatch');
     await screenshot(page, 'tasks');
+    // A failed task: its error per attempt and its timeline.
+    await page.locator('tr[data-status="ERROR"] a').first().click();
+    await page.locator('section[data-status="ERROR"]').waitFor();
+    expect(await page.locator('.card', { hasText: 'Errors by attempt' }).locator('tbody tr').count()).toBe(2);
+    expect(await page.locator('ol.timeline li[data-event="failed"]').count()).toBeGreaterThan(0);
+    await screenshot(page, 'task-errors', { fullPage: true });
   });
 
   it('a filter narrows the list, is kept in the URL and survives a reload', async () => {

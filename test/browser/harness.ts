@@ -68,11 +68,11 @@ export async function pageAs(browser: Browser, role: 'viewer' | 'operator' | 'ad
 }
 
 /** Writes docs/img/dashboard-<name>.png (the screenshots docs/dashboard.md shows). */
-export async function screenshot(page: Page, name: string): Promise<void> {
+export async function screenshot(page: Page, name: string, options: { fullPage?: boolean } = {}): Promise<void> {
   if (process.env.UPKEEP_SCREENSHOTS === '0') return;
   const dir = join(ROOT, 'docs', 'img');
   mkdirSync(dir, { recursive: true });
-  await page.screenshot({ path: join(dir, `dashboard-${name}.png`), fullPage: false });
+  await page.screenshot({ path: join(dir, `dashboard-${name}.png`), fullPage: options.fullPage ?? false });
 }
 
 /**

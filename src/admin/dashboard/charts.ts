@@ -10,7 +10,7 @@ export interface Series {
 
 const W = 480;
 const H = 140;
-const PAD = { left: 44, right: 8, top: 8, bottom: 20 };
+const PAD = { left: 64, right: 8, top: 8, bottom: 20 };
 
 function niceMax(v: number): number {
   if (v <= 0) return 1;
@@ -19,7 +19,7 @@ function niceMax(v: number): number {
   return 10 * p;
 }
 
-const fmt = (v: number) => (v >= 10_000 ? `${Math.round(v / 1000)}k` : v >= 100 ? String(Math.round(v)) : v >= 1 ? v.toFixed(1).replace(/\.0$/, '') : v.toFixed(2));
+const fmt = (v: number) => (v === 0 ? '0' : v >= 10_000 ? `${Math.round(v / 1000)}k` : v >= 100 ? String(Math.round(v)) : v >= 1 ? v.toFixed(1).replace(/\.0$/, '') : v.toFixed(2));
 
 /**
  * A line chart of one or more series over time. `max` fixes the y range (1 for a 0..1

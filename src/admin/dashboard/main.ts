@@ -5,7 +5,7 @@ import { h, render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { readableError } from './api';
 import { AuditPage } from './audit-page';
-import { useLiveState } from './live';
+import { useLive, useLiveState } from './live';
 import { loadPermissions, NO_PERMISSIONS, PermissionsContext, type Permissions } from './permissions';
 import { ProcessorsPage } from './processors-page';
 import { ResourcesPage } from './resources-page';
@@ -61,6 +61,8 @@ function App() {
     );
   }, []);
   const top = route.path.split('/')[0] ?? '';
+  // One event stream for the whole session (pages add their own listeners to it).
+  useLive(() => undefined, []);
   useEffect(() => {
     document.title = `${route.path.startsWith('tasks/') ? 'Task' : (TITLES[top] ?? 'upkeep')} · upkeep`;
   }, [route.path]);
