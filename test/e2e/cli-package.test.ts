@@ -4,7 +4,7 @@
 // here (no network), with the bin linked as npm links it. Then migrate, enqueue, status,
 // run-due, retry and bad input on SQLite and PostgreSQL, checking exit codes and that bad
 // input changes nothing.
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -182,6 +182,33 @@ describe.each([
     const strict = await cli(dir, 'run-due', '--strict');
     expect(strict.code).toBe(6);
     expect(strict.stdout).toMatch(/1 claimed · 0 completed · 1 failed/);
+  });
+});
+
+describe('npx upkeep worker', () => {
+  it('runs tasks as they come, logs each one, and stops gracefully on SIGTERM with exit code 0', async () => {
+    const dir = join(work, 'sqlite');
+    expect(existsSync(dir)).toBe(true);
+    const child = spawn(join(dir, 'node_modules', '.bin', 'upkeep'), ['worker', '--concurrency', '2'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const until = async (re: RegExp) => {
+      for (let i = 0; i < 600 && !re.test(out); i++) await new Promise((r) => setTimeout(r, 100));
+      expect(out, err).toMatch(re);
+    };
+    try {
+      await until(/worker started/);
+      const task = json<{ id: string }>(await cli(dir, 'enqueue', 'greet', '--props', '{"name":"Worker"}', '--json'));
+      await until(new RegExp(`task ${task.id} \\(greet\\) completed`));
+      expect(out).toMatch(new RegExp(`task ${task.id} \\(greet\\) started: attempt 1`));
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await exited).toBe(0);
+    expect(out).toMatch(/worker stopped: 1 completed/);
   });
 });
 
