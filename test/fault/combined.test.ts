@@ -156,7 +156,8 @@ describe.skipIf(problem)('all faults in one run (PostgreSQL): the summary of iss
     for (const o of outages) expect(o.runningBefore, o.fault).toBeGreaterThan(0);
     for (const o of outages.filter((x) => x.fault.includes('restart'))) expect(o.endedDuring, o.fault).toBeGreaterThan(0);
     expect(killed.held.length).toBeGreaterThan(0);
-    expect(frozen.ms).toBeGreaterThanOrEqual(3000);
+    // Frozen at least the lease less a heartbeat (what d last renewed), and every lease it held was rescued.
+    expect(frozen.ms).toBeGreaterThanOrEqual(3000 - 500);
     for (const o of outages.filter((x) => x.fault.includes('restart'))) expect(o.to - o.from, `${o.fault} lasted longer than a's lease less a heartbeat`).toBeLessThan(20_000);
     expect(frozenHeld.queued.length).toBeGreaterThan(0);
     expect(dStopCode, 'd stopped gracefully after its wake').toBe(0);

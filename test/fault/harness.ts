@@ -243,7 +243,9 @@ export interface Outage {
 export async function runFaults(control: Control, runners: RunnerProcess[], total: number, faults: Fault[], finalTimeoutMs = 60_000): Promise<{ outages: Outage[]; executions: Execution[] }> {
   const outages: Outage[] = [];
   for (const f of faults) {
-    await until(`${f.atCompleted} tasks completed before ${f.name}`, async () => (await control.counts()).COMPLETED >= f.atCompleted, 90_000);
+    await until(`${f.atCompleted} tasks completed before ${f.name}`, async () => (await control.counts()).COMPLETED >= f.atCompleted, 90_000).catch(async (error: Error) => {
+      throw new Error(`${error.message}; counts ${JSON.stringify(await control.counts())}; runner:error events:\n${errorDigest(runners)}`);
+    });
     const runningBefore = await until(
       `an execution running before ${f.name}`,
       () => unfinishedStarts(readExecutions(runners.filter((r) => r.alive).map((r) => r.logPath))).length,

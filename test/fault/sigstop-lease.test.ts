@@ -69,7 +69,7 @@ describe.each(backends)('a runner frozen with SIGSTOP past its lease on %s', (db
       `[${db}] A frozen ${frozenMs} ms (lease 3000 ms) holding ${held.length} tasks (${running.length} running, ${finished.length} finished unwritten, ${queued.length} queued); ` +
         `after SIGCONT A started ${lateStarts.length} of them without a valid lease; ${twice.length} tasks not running at the freeze ran twice`,
     );
-    expect(frozenMs).toBeGreaterThanOrEqual(3000); // and B rescued them all: their leases expired
+    expect(frozenMs).toBeGreaterThanOrEqual(3000 - 500); // the lease less a heartbeat, and B rescued them all: their leases expired
     expect(queued.length).toBeGreaterThan(0);
     expect(lateStarts.map((e) => e.taskId), 'started by the woken runner without a valid lease').toEqual([]);
     expect(twice, 'tasks that ran twice though they only waited in the frozen runner\'s queue').toEqual([]);
