@@ -11,7 +11,7 @@ const STATUS_NAME: Record<number, string> = { 400: '400', 404: '404', 409: '409'
 const lines: string[] = [];
 lines.push('| method | path | name | permission | what | errors besides 401/403/429 |', '|---|---|---|---|---|---|');
 for (const r of ADMIN_ROUTES) {
-  lines.push(`| ${r.method} | \`${r.path}\` | \`${r.name}\` | \`${r.permission}\` | ${r.summary.replace(/\|/g, '\\|')} | ${r.errors.map((s) => STATUS_NAME[s] ?? s).join(', ') || '-'} |`);
+  lines.push(`| ${r.method} | \`${r.path}\` | \`${r.name}\` | ${r.permission ? `\`${r.permission}\`` : 'any signed-in caller'} | ${r.summary.replace(/\|/g, '\\|')} | ${r.errors.map((s) => STATUS_NAME[s] ?? s).join(', ') || '-'} |`);
 }
 lines.push('', '#### Query parameters', '');
 for (const r of ADMIN_ROUTES) {

@@ -169,6 +169,7 @@ export function createAdminHandler(upkeep: Upkeep, options: AdminHandlerOptions)
         }
       }
       const allow = (action: AdminPermission, task?: MaintenanceTask) => requirePermission(policy, principal, action, task);
+      const allowRoute = (task?: MaintenanceTask) => (r.permission ? allow(r.permission, task) : Promise.resolve());
       const ctx: RouteContext = {
         upkeep,
         request,
@@ -179,19 +180,26 @@ export function createAdminHandler(upkeep: Upkeep, options: AdminHandlerOptions)
         requestId,
         options: resolved,
         allow,
+        policy,
         task: async (id: string) => {
           const task = id && id.length <= 36 ? await upkeep.getTask(id) : null;
           if (!task) {
-            await allow(r.permission);
+            await allowRoute();
             throw new TaskNotFoundError(`No task has id ${JSON.stringify(id.slice(0, 40))}`);
           }
-          await allow(r.permission, task);
+          await allowRoute(task);
           return task;
         },
       };
-      if (!r.path.includes(':id') && !(r.name === 'eventStream' && query.taskId)) await allow(r.permission);
+      if (!r.path.includes(':id') && !(r.name === 'eventStream' && query.taskId)) await allowRoute();
       const response = await r.handler(ctx);
-      return { ...response, headers: { ...response.headers, 'x-request-id': requestId } };
+      const headers = { ...response.headers, 'x-request-id': requestId };
+      if (method === 'HEAD') {
+        // The headers of the GET, no body: an event stream is closed before it ever reads.
+        await response.stream?.[Symbol.asyncIterator]().return?.();
+        return { status: response.status, headers };
+      }
+      return { ...response, headers };
     } catch (error) {
       const { response, expected } = errorResponse(error, requestId);
       if (!expected) onError(error, request);

@@ -12,17 +12,8 @@ const header = (ctx: RouteContext, name: string) => {
   return Array.isArray(hit) ? hit[0] : hit;
 };
 
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done);
-  });
+/** Largest event id a client may name: `task_events.id` is a 32-bit serial on PostgreSQL and MySQL. */
+export const MAX_EVENT_ID = 2_147_483_647;
 
 /**
  * `GET /events`: Server-Sent Events of every task (or `?taskId=`), read from `task_events`
@@ -36,34 +27,50 @@ export async function eventStream(ctx: RouteContext): Promise<AdminResponse> {
   const taskId = ctx.query.taskId as string | undefined;
   if (taskId) await ctx.task(taskId);
   const resumeFrom = header(ctx, 'last-event-id') ?? (ctx.query.after !== undefined ? String(ctx.query.after) : undefined);
-  if (resumeFrom !== undefined && !/^\d{1,15}$/.test(resumeFrom)) throw new InvalidArgumentError('Last-Event-ID must be an event id this stream sent');
+  if (resumeFrom !== undefined && (!/^\d{1,10}$/.test(resumeFrom) || Number(resumeFrom) > MAX_EVENT_ID)) throw new InvalidArgumentError('Last-Event-ID must be an event id this stream sent');
   const db = dbOf(ctx.upkeep);
   const start = resumeFrom !== undefined ? Number(resumeFrom) : await latestEventId(db);
   const withProgress = ctx.query.progress !== false;
   const ac = new AbortController();
   const outer = ctx.request.signal;
-  if (outer) outer.aborted ? ac.abort() : outer.addEventListener('abort', () => ac.abort(), { once: true });
+  const abort = () => ac.abort();
+  if (outer) outer.aborted ? ac.abort() : outer.addEventListener('abort', abort, { once: true });
   const { ssePollIntervalMs: poll, sseKeepAliveMs: keepAlive } = ctx.options;
 
-  // PostgreSQL: a trigger NOTIFYs on stored events and progress; each wakes the poll at once.
+  // Between polls the stream sleeps until the interval passes, the client goes away, or (on
+  // PostgreSQL) a trigger NOTIFYs a stored event or progress. One timer and one abort listener
+  // at a time, both removed when the nap ends; nothing is held before the stream is read.
   let wake: (() => void) | undefined;
   let woken = false;
-  const unsubscribe = onStoredEvents(ctx.upkeep.internals.store.dataSource, () => {
-    woken = true;
-    wake?.();
-  });
-  ac.signal.addEventListener('abort', unsubscribe, { once: true });
-  const nap = async (ms: number) => {
-    if (woken) return void (woken = false);
-    const waker = new AbortController();
-    wake = () => waker.abort();
-    const both = AbortSignal.any ? AbortSignal.any([ac.signal, waker.signal]) : ac.signal;
-    await sleep(ms, both);
-    wake = undefined;
-    woken = false;
-  };
+  const nap = (ms: number) =>
+    new Promise<void>((resolve) => {
+      if (woken || ac.signal.aborted) return resolve(void (woken = false));
+      const done = () => {
+        clearTimeout(timer);
+        ac.signal.removeEventListener('abort', done);
+        wake = undefined;
+        woken = false;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      ac.signal.addEventListener('abort', done);
+      wake = done;
+    });
 
   async function* run(): AsyncGenerator<string> {
+    const unsubscribe = onStoredEvents(ctx.upkeep.internals.store.dataSource, () => {
+      woken = true;
+      wake?.();
+    });
+    try {
+      yield* events();
+    } finally {
+      unsubscribe();
+      outer?.removeEventListener('abort', abort);
+    }
+  }
+
+  async function* events(): AsyncGenerator<string> {
     let cursor = start;
     let progressSince = new Date(ctx.upkeep.internals.now().getTime() - 1000);
     const lastProgress = new Map<string, string>();
@@ -96,13 +103,7 @@ export async function eventStream(ctx: RouteContext): Promise<AdminResponse> {
     }
   }
 
-  const gen = (async function* () {
-    try {
-      yield* run();
-    } finally {
-      unsubscribe();
-    }
-  })();
+  const gen = run();
   const stream: AsyncIterable<string> = {
     [Symbol.asyncIterator]: () => ({
       next: () => (ac.signal.aborted ? gen.return(undefined) : gen.next()),

@@ -41,7 +41,16 @@ export async function writeNodeResponse(res: ServerResponse, response: AdminResp
       for (;;) {
         const { value, done } = await iterator.next();
         if (done || closed) break;
-        if (!res.write(value)) await new Promise<void>((resolve) => res.once('drain', resolve).once('close', resolve));
+        if (!res.write(value)) {
+          // A slow client: wait for drain (or close), then drop both listeners, so a long stream gathers none.
+          await new Promise<void>((resolve) => {
+            const done = () => {
+              res.off('drain', done).off('close', done);
+              resolve();
+            };
+            res.once('drain', done).once('close', done);
+          });
+        }
       }
     } finally {
       if (!closed) await iterator.return?.();

@@ -42,7 +42,7 @@ export function openApiDocument(routes: readonly AdminRoute[], mountPath = ''): 
     if (!route.produces || route.name === 'taskMetricsSnapshot') ok['application/json'] = { schema: route.response };
     for (const type of route.produces ?? []) ok[type] = { schema: { type: 'string' } };
     const responses: Record<string, unknown> = { [route.name === 'createTask' ? '201' : '200']: { description: 'OK', content: ok } };
-    for (const status of [...route.errors, 401, 403, 429].sort()) {
+    for (const status of [...route.errors, 401, ...(route.permission ? [403] : []), 429].sort()) {
       responses[String(status)] = { description: STATUS_TEXT[status], content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
     }
     (paths[openApiPath(route.path)] ??= {})[route.method.toLowerCase()] = {
@@ -56,7 +56,7 @@ export function openApiDocument(routes: readonly AdminRoute[], mountPath = ''): 
   }
   return {
     openapi: '3.1.0',
-    info: { title: 'upkeep admin API', version: '1', description: 'Inspect and steer maintenance tasks. Every route needs the permission in x-permission.' },
+    info: { title: 'upkeep admin API', version: '1', description: 'Inspect and steer maintenance tasks. Every route needs the permission in x-permission (null: any signed-in caller).' },
     servers: [{ url: mountPath || '/' }],
     paths,
     components: { schemas: { Error: ERROR_SCHEMA } },

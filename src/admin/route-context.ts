@@ -1,6 +1,6 @@
 import type { Upkeep } from '../core/upkeep';
 import type { MaintenanceTask } from '../entities/maintenance-task.entity';
-import type { AdminHandlerOptions, AdminPermission, AdminPrincipal, AdminRequest, AdminResponse } from './admin-types';
+import type { AdminHandlerOptions, AdminPermission, AdminPolicy, AdminPrincipal, AdminRequest, AdminResponse } from './admin-types';
 import type { JsonSchema } from './props-schema';
 import type { QueryParam } from './validate';
 
@@ -24,6 +24,8 @@ export interface RouteContext {
   options: Required<Pick<AdminHandlerOptions, 'maxBulk' | 'ssePollIntervalMs' | 'sseKeepAliveMs'>> & AdminHandlerOptions;
   /** Checks a permission against the policy (per task when given); throws 403. */
   allow(action: AdminPermission, task?: MaintenanceTask): Promise<void>;
+  /** The policy in force (the default one unless `policy` was given). */
+  policy: AdminPolicy;
   /** Loads a task by id; 404 when missing, 403 when the policy denies the route's permission on it. */
   task(id: string): Promise<MaintenanceTask>;
 }
@@ -36,8 +38,8 @@ export interface AdminRoute {
   method: 'GET' | 'POST';
   /** Path pattern relative to the mount point; `:name` segments are parameters, a trailing `*` matches the rest. */
   path: string;
-  /** Permission the route needs. */
-  permission: AdminPermission;
+  /** Permission the route needs; `null`: any signed-in principal (only `GET /me`, which says what the caller may do). */
+  permission: AdminPermission | null;
   /** One line for the docs. */
   summary: string;
   /** Whether the route changes tasks (audited). */

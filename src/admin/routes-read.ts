@@ -5,6 +5,8 @@ import { toPrometheus } from '../metrics/prometheus';
 import { eventsBefore, metricSamples, AUDIT_EVENT_TYPE, type AdminEventRow } from '../store/admin-event-queries';
 import { countTasksCapped, listTasksPage, type AdminTaskCursor, type AdminTaskFilter } from '../store/admin-task-queries';
 import { maskProps } from '../processor/sensitive';
+import type { AdminPermission } from './admin-types';
+import { ALL_PERMISSIONS, requirePermission } from './auth';
 import { jsonResponse } from './error-mapping';
 import { propsSchemaOf } from './props-schema';
 import type { RouteContext } from './route-context';
@@ -19,11 +21,16 @@ export function encodeCursor(c: AdminTaskCursor): string {
   return Buffer.from(JSON.stringify([c.createdAt.toISOString(), c.id])).toString('base64url');
 }
 
+/** What {@link encodeCursor} writes: a four-digit-year ISO instant (every database stores it) and a task id. */
+const CURSOR_AT = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+const CURSOR_ID = /^[\w.:-]{1,36}$/;
+
 function decodeCursor(text: string): AdminTaskCursor {
   try {
-    const [at, id] = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as [string, string];
+    const [at, id] = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as [unknown, unknown];
+    if (typeof at !== 'string' || typeof id !== 'string' || !CURSOR_AT.test(at) || !CURSOR_ID.test(id)) throw new Error('bad');
     const createdAt = new Date(at);
-    if (typeof at !== 'string' || typeof id !== 'string' || id.length > 36 || Number.isNaN(createdAt.getTime())) throw new Error('bad');
+    if (Number.isNaN(createdAt.getTime()) || createdAt.toISOString() !== at) throw new Error('bad');
     return { createdAt, id };
   } catch {
     throw new InvalidArgumentError('query.cursor is not a cursor this API returned');
@@ -170,3 +177,22 @@ export async function audit(ctx: RouteContext) {
   return jsonResponse({ items: rows.map((e) => eventView(ctx, e)), nextBefore: rows.length === limit ? rows[rows.length - 1]!.id : null });
 }
 
+
+/**
+ * `GET /me`: who the caller is and every permission the policy grants it (asked without a
+ * task, so a policy that decides per task answers for tasks in general), for clients such
+ * as the dashboard to offer only the actions allowed.
+ */
+export async function me(ctx: RouteContext) {
+  const p = ctx.principal;
+  const text = (v: unknown) => (typeof v === 'string' || typeof v === 'number' ? String(v) : null);
+  const permissions: AdminPermission[] = [];
+  for (const permission of ALL_PERMISSIONS) {
+    const granted = await requirePermission(ctx.policy, p, permission).then(() => true, () => false);
+    if (granted) permissions.push(permission);
+  }
+  return jsonResponse({
+    principal: { id: text(p.id), name: text(p.name), admin: p.admin === true, roles: Array.isArray(p.roles) ? p.roles.map(String) : [] },
+    permissions,
+  });
+}

@@ -20,6 +20,7 @@ class EventsListener {
   private readonly subscribers = new Set<() => void>();
   private client: PgClient | undefined;
   private connecting: Promise<void> | undefined;
+  private readonly released = new WeakSet<PgClient>();
 
   constructor(private readonly dataSource: DataSource) {}
 
@@ -35,21 +36,27 @@ class EventsListener {
   private async connect(): Promise<void> {
     const pool = (this.dataSource.driver as unknown as { master?: { connect(): Promise<PgClient> } }).master;
     if (!pool) return;
+    let client: PgClient | undefined;
     try {
-      const client = await pool.connect();
-      client.on('notification', (msg) => {
+      client = await pool.connect();
+      const c = client;
+      this.released.delete(c); // the pool hands out the same client objects again
+      c.on('notification', (msg) => {
         if (msg.channel === EVENTS_CHANNEL) for (const fn of this.subscribers) fn();
       });
-      client.on('error', () => this.drop(client, true));
-      await client.query(`LISTEN ${EVENTS_CHANNEL}`);
-      if (!this.subscribers.size) return this.drop(client, false, true);
-      this.client = client;
+      c.on('error', () => this.drop(c, true));
+      await c.query(`LISTEN ${EVENTS_CHANNEL}`);
+      if (!this.subscribers.size) return this.drop(c, false, true);
+      this.client = c;
     } catch {
-      // polling covers it
+      // Polling covers it; a connection whose LISTEN failed goes back to the pool as broken.
+      if (client) this.drop(client, true);
     }
   }
 
   private drop(client: PgClient, broken: boolean, unlisten = false): void {
+    if (this.released.has(client)) return; // an error event and a failed LISTEN both drop it: release once
+    this.released.add(client);
     if (this.client === client) this.client = undefined;
     client.removeAllListeners();
     if (unlisten && !broken) void client.query(`UNLISTEN ${EVENTS_CHANNEL}`).catch(() => undefined).finally(() => client.release());

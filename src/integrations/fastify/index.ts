@@ -59,7 +59,7 @@ const plugin: FastifyPluginAsync<UpkeepFastifyOptions> = async (app: FastifyInst
       const isRaw = Buffer.isBuffer(body) || (typeof body === 'string' && !/json/.test(response.headers['content-type'] ?? ''));
       return reply.code(response.status).headers(response.headers).send(body === undefined ? undefined : isRaw ? body : JSON.stringify(body));
     };
-    for (const url of [prefix || '/', `${prefix}/*`]) child.route({ method: ['GET', 'POST'], url, handler: serve });
+    for (const url of [prefix || '/', `${prefix}/*`]) child.route({ method: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'], url, handler: serve }); // every method: the core answers unknown ones in its own shape
   });
 };
 

@@ -158,6 +158,9 @@ describe.each<Framework>(['express', 'fastify', 'nestjs'])(`%s adapter over HTTP
       ['illegal transition', call('POST', `/tasks/${task.id}/resume`), 409, 'ILLEGAL_TRANSITION'],
       ['SQL in a filter', call('GET', `/tasks?status=${encodeURIComponent("PENDING') OR ('1'='1")}`, { headers: { 'x-role': 'viewer' } }), 400, 'INVALID_ARGUMENT'],
       ['huge limit', call('GET', '/tasks?limit=999999999', { headers: { 'x-role': 'viewer' } }), 400, 'INVALID_ARGUMENT'],
+      ['a method no route has', call('PUT', `/tasks/${task.id}`, { headers: { 'x-role': 'admin' } }), 404, 'ROUTE_NOT_FOUND'],
+      ['DELETE', call('DELETE', `/tasks/${task.id}`, { headers: { 'x-role': 'admin' } }), 404, 'ROUTE_NOT_FOUND'],
+      ['a tampered cursor', call('GET', `/tasks?cursor=${Buffer.from(JSON.stringify(['-271821-04-20T00:00:00.000Z', 'a'])).toString('base64url')}`, { headers: { 'x-role': 'viewer' } }), 400, 'INVALID_ARGUMENT'],
     ];
     for (const [what, pending, status, code] of cases) {
       const res = await pending;
