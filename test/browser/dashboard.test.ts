@@ -115,7 +115,7 @@ describe('dashboard in Chromium against the Express example', () => {
     const page = await open('viewer', `tasks/${id}`);
     await page.locator('section[data-status="INACTIVE"]').waitFor();
     expect(await page.locator('button[data-action]').count()).toBe(0);
-    expect(await page.locator('.who').textContent()).toBe('read only');
+    expect(await page.locator('.who').textContent()).toMatch(/^(demo-viewer · viewer|read only)$/); // from GET /me, or found out by probing
     // The sensitive prop arrives masked.
     expect(await page.locator('pre.json').first().textContent()).toContain('[redacted]');
     await page.goto(`${dashboard}/#status=ERROR`);
@@ -228,6 +228,30 @@ describe('dashboard in Chromium against the Express example', () => {
     expect(await page.locator('[data-stat="active"] .stat-value').textContent()).toMatch(/^\d+$/);
     await page.locator('[data-paused="false"]').waitFor();
     await screenshot(page, 'resources');
+  });
+
+  it('after the server restarts, the page reconnects with Last-Event-ID and catches up on what it missed', async () => {
+    const created = await api<{ id: string }>('POST', '/tasks', { type: 'demo-report', props: { steps: 40, stepMs: 150 } });
+    const id = created.body.id;
+    const page = await open('viewer', `tasks/${id}`);
+    const streams: Array<string | undefined> = [];
+    page.on('request', (r) => r.url().endsWith('/admin/events') && streams.push(r.headers()['last-event-id']));
+    await page.locator('section[data-status="WORKING"]').waitFor({ timeout: 30_000 });
+    await page.locator('[data-live="live"]').waitFor();
+    await page.locator('ol.timeline li[data-event="started"]').waitFor(); // a stored event with an id
+    // The server goes away; the runner (its own process) finishes the task meanwhile.
+    await stopProcess(server);
+    await page.locator('[data-live="reconnecting"]').waitFor();
+    await until(async () => (await dataSource.query(`SELECT status FROM maintenance_tasks WHERE id = ?`, [id]))[0]?.status === 'COMPLETED', 'the task to complete while the server is down');
+    const port = new URL(apiBase).port;
+    const s = await startExampleServer(sqlitePath, { PORT: port });
+    server = s.child;
+    await page.locator('[data-live="live"]').waitFor({ timeout: 60_000 });
+    await page.locator('section[data-status="COMPLETED"]').waitFor({ timeout: 30_000 });
+    const resumed = streams.filter((h) => h !== undefined);
+    expect(resumed.length).toBeGreaterThan(0);
+    expect(resumed[resumed.length - 1]).toMatch(/^\d+$/);
+    expect(await page.locator('ol.timeline li[data-event="completed"]').count()).toBe(1);
   });
 
   it('dark mode: the list is readable with dark colours', async () => {

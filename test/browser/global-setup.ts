@@ -1,24 +1,25 @@
-// Builds the dashboard into dist/dashboard/ when it is missing or older than its sources,
-// so the Express example (started as a process) serves the current code.
+// Builds the dashboard for the browser tests into a folder of their own (the example server
+// is pointed at it with UPKEEP_DASHBOARD_DIR), so a `tsup` run elsewhere cleaning dist/ mid-run
+// cannot take the assets away. `npm run build` builds the same sources into dist/dashboard/.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { TestProject } from 'vitest/node';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** Where this run's dashboard build is. */
+    dashboardDir: string;
+  }
+}
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
-function newestSource(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestSource(path) : statSync(path).mtimeMs);
-  }
-  return newest;
-}
-
-export default function setup(): void {
-  const index = join(root, 'dist', 'dashboard', 'index.html');
-  const sources = Math.max(newestSource(join(root, 'src', 'admin', 'dashboard')), statSync(join(root, 'scripts', 'build-dashboard.mjs')).mtimeMs);
-  if (existsSync(index) && statSync(index).mtimeMs >= sources) return;
-  execFileSync(process.execPath, [join(root, 'scripts', 'build-dashboard.mjs')], { stdio: 'inherit', cwd: root });
+export default function setup(project: TestProject): () => void {
+  const dir = mkdtempSync(join(tmpdir(), 'upkeep-dashboard-build-'));
+  execFileSync(process.execPath, [join(root, 'scripts', 'build-dashboard.mjs'), '--outdir', dir], { stdio: 'inherit', cwd: root });
+  project.provide('dashboardDir', dir);
+  return () => rmSync(dir, { recursive: true, force: true });
 }

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { DataSource } from 'typeorm';
+import { inject } from 'vitest';
 import { UPKEEP_ENTITIES } from '../../src';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -45,9 +46,9 @@ export async function stopProcess(child: ChildProcess | undefined): Promise<void
   clearTimeout(timer);
 }
 
-/** The Express example with the demo `x-role` header auth and no runner of its own. */
+/** The Express example with the demo `x-role` header auth, no runner of its own, and this run's dashboard build. */
 export async function startExampleServer(sqlitePath: string, extra: Record<string, string> = {}) {
-  const env = { PORT: '0', SQLITE_PATH: sqlitePath, RUNNER: 'off', UPKEEP_DEMO_AUTH: 'x-role', ...extra };
+  const env = { PORT: '0', SQLITE_PATH: sqlitePath, RUNNER: 'off', UPKEEP_DEMO_AUTH: 'x-role', UPKEEP_DASHBOARD_DIR: inject('dashboardDir'), ...extra };
   const s = await startProcess('examples/express-server/server.ts', env, /listening on (http:\/\/\S+)/);
   return { child: s.child, api: s.match[1]!.replace(/\/$/, ''), env };
 }

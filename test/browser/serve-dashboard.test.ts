@@ -3,11 +3,18 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, inject } from 'vitest';
 import { dashboardAssetsDir, resetDashboardCache, serveDashboard } from '../../src/admin/dashboard-assets';
 import { ROOT } from './harness';
 
-const built = JSON.parse(readFileSync(join(ROOT, 'dist', 'dashboard', 'build.json'), 'utf8')) as { js: string; css: string };
+// This run's build (test/browser/global-setup.ts), so a concurrent `tsup` cleaning dist/ does not matter.
+const dir = inject('dashboardDir');
+const built = JSON.parse(readFileSync(join(dir, 'build.json'), 'utf8')) as { js: string; css: string };
+
+beforeEach(() => {
+  process.env.UPKEEP_DASHBOARD_DIR = dir;
+  resetDashboardCache();
+});
 
 afterEach(() => {
   delete process.env.UPKEEP_DASHBOARD_DIR;
@@ -15,7 +22,10 @@ afterEach(() => {
 });
 
 describe('serveDashboard', () => {
-  it('finds dist/dashboard by walking up from its own module to the package root', () => {
+  it('finds dist/dashboard by walking up from its own module to the package root; UPKEEP_DASHBOARD_DIR overrides it', () => {
+    expect(dashboardAssetsDir()).toBe(dir);
+    delete process.env.UPKEEP_DASHBOARD_DIR;
+    resetDashboardCache();
     expect(dashboardAssetsDir()).toBe(join(ROOT, 'dist', 'dashboard'));
   });
 

@@ -38,12 +38,13 @@ export function AuditPage({ route }: { route: Route }) {
   }, [taskId]);
   useLive(
     (e) => {
+      if (e.type === 'connected' && loaded) return void load();
       if (e.type !== 'audit' || e.id === undefined) return;
       if (taskId && e.data.taskId !== taskId) return;
       const entry = e.data as unknown as TaskEventView;
       setItems((old) => (old.some((x) => x.id === entry.id) ? old : [entry, ...old]));
     },
-    [taskId],
+    [taskId, loaded],
   );
 
   return h(

@@ -8,7 +8,7 @@ import { apiUrl } from './api';
 
 /** One event of the stream: a stored task event (with its id) or a progress update. */
 export interface LiveEvent {
-  /** SSE event name: a task event type (`started`, `completed`, `audit`, ...) or `progress`. */
+  /** SSE event name: a task event type (`started`, `completed`, `audit`, ...), `progress`, or `connected` (the stream (re)opened). */
   type: string;
   /** Row id of a stored event; absent on progress updates. */
   id?: number;
@@ -46,6 +46,10 @@ function parseBlock(block: string): LiveEvent | null {
   let id: string | undefined;
   const data: string[] = [];
   for (const line of block.split('\n')) {
+    // The admin API opens each stream with `: connected, after event N`: a resume point even
+    // before the first stored event arrives, so a reconnect replays what happened meanwhile.
+    const start = /^: connected, after event (\d+)/.exec(line);
+    if (start && lastEventId === null) lastEventId = start[1]!;
     if (!line || line.startsWith(':')) continue;
     const colon = line.indexOf(':');
     const field = colon < 0 ? line : line.slice(0, colon);
@@ -78,6 +82,8 @@ async function connect(): Promise<void> {
     if (!res.ok || !res.body) throw new Error(`events: HTTP ${res.status}`);
     setState('live');
     failures = 0;
+    // Pages fetch again on (re)connect: whatever happened between their load and the stream's start is picked up.
+    for (const l of [...listeners]) l({ type: 'connected', data: {} });
     const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
     let buffer = '';
     for (;;) {

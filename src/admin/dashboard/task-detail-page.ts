@@ -85,8 +85,14 @@ export function TaskDetailPage({ id }: { id: string }) {
 
   useLive(
     (e) => {
+      if (e.type === 'connected') {
+        task.reload();
+        events.reload();
+        return;
+      }
       if (e.data.taskId !== id) return;
       if (e.type === 'progress') {
+        if (task.data && task.data.status !== 'WORKING') task.reload(); // it started meanwhile
         const done = e.data.done ?? null;
         if (done !== null && task.data) {
           progress.current.push([Date.now(), done]);

@@ -207,8 +207,10 @@ export function TasksPage({ route }: { route: Route }) {
   useLive(
     (e) => {
       const id = e.data.taskId ?? undefined;
+      if (e.type === 'connected') return scheduleRefresh();
       if (e.type === 'progress') {
         if (id) setRows((rs) => rs.map((r) => (r.id === id ? { ...r, progress: { done: e.data.done ?? null, total: e.data.total ?? null } } : r)));
+        if (id && rows.some((r) => r.id === id && r.status !== 'WORKING')) refetchRow(id);
         return;
       }
       if (e.type === 'created') return scheduleRefresh();
