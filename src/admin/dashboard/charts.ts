@@ -26,9 +26,9 @@ const fmt = (v: number) => (v === 0 ? '0' : v >= 10_000 ? `${Math.round(v / 1000
  * utilization); `unit` labels the axis. Points are drawn as given: the caller decides
  * what to keep (a rolling window).
  */
-export function LineChart({ series, label, unit = '', max, percent }: { series: Series[]; label: string; unit?: string; max?: number; percent?: boolean }) {
+export function LineChart({ series, label, unit = '', max, percent, empty = 'no data yet' }: { series: Series[]; label: string; unit?: string; max?: number; percent?: boolean; empty?: string }) {
   const all = series.flatMap((s) => s.points);
-  if (!all.length) return h('div', { class: 'chart empty-chart', role: 'img', 'aria-label': `${label}: no data yet` }, h('span', { class: 'muted' }, 'no data yet'));
+  if (!all.length) return h('div', { class: 'chart empty-chart', role: 'img', 'aria-label': `${label}: ${empty}` }, h('span', { class: 'muted' }, empty));
   const t0 = Math.min(...all.map((p) => p[0]));
   const t1 = Math.max(...all.map((p) => p[0]), t0 + 1);
   const yMax = max ?? niceMax(Math.max(...all.map((p) => p[1])));

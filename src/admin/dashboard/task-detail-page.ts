@@ -170,7 +170,7 @@ export function TaskDetailPage({ id }: { id: string }) {
       ),
     ),
     h('div', { class: 'card' }, h('h2', null, 'Errors by attempt'), h(ErrorHistory, { task: t })),
-    h('div', { class: 'grid2' }, h('div', { class: 'card' }, h('h2', null, 'Memory'), h(LineChart, { label: 'Memory samples', unit: 'MiB', series: [{ name: 'memory', points: memory }] })), h('div', { class: 'card' }, h('h2', null, 'Dependencies'), h(Dependencies, { task: t }))),
+    h('div', { class: 'grid2' }, h('div', { class: 'card' }, h('h2', null, 'Memory'), h(LineChart, { label: 'Memory samples', unit: 'MiB', series: [{ name: 'memory', points: memory }], empty: running ? 'no samples yet' : 'no memory samples recorded' })), h('div', { class: 'card' }, h('h2', null, 'Dependencies'), h(Dependencies, { task: t }))),
     h('div', { class: 'card' }, h('h2', null, 'Timeline'), h(ErrorNote, { error: events.error }), h(Timeline, { events: timeline })),
   );
 }
