@@ -1,13 +1,7 @@
-import type { JsonValue } from '../entities/maintenance-task.entity';
 import type { Executor } from '../store/executor';
+import { insertEvents, type EventRow } from '../store/event-store';
 
-/** One row for `task_events`. */
-export interface EventRow {
-  taskId: string | null;
-  eventType: string;
-  timestamp: Date;
-  details: Record<string, JsonValue> | null;
-}
+export type { EventRow };
 
 /**
  * Persists events to `task_events` in batches: rows collect in memory and are written
@@ -54,36 +48,14 @@ export class EventRecorder {
   }
 
   private async write(rows: EventRow[]): Promise<void> {
-    const c = this.db.codec;
-    const details = c.dialect === 'postgres' ? 'CAST(? AS jsonb)' : '?';
     for (let i = 0; i < rows.length; i += this.maxBatch) {
       const part = rows.slice(i, i + this.maxBatch);
       try {
-        if (c.dialect === 'postgres') {
-          await this.db.query(
-            `INSERT INTO ${c.id('task_events')} (${c.id('task_id')}, ${c.id('event_type')}, ${c.id('timestamp')}, ${c.id('details')})
-             SELECT ${c.id('task_id')}, ${c.id('event_type')}, ${c.id('timestamp')}, ${c.id('details')} FROM json_populate_recordset(NULL::${c.id('task_events')}, ?::json)`,
-            [JSON.stringify(part.map((r) => ({ task_id: r.taskId, event_type: r.eventType, timestamp: r.timestamp, details: r.details })))],
-          );
-          continue;
-        }
-        await this.db.query(
-          `INSERT INTO ${c.id('task_events')} (${c.id('task_id')}, ${c.id('event_type')}, ${c.id('timestamp')}, ${c.id('details')}) VALUES ${part
-            .map(() => `(?, ?, ?, ${details})`)
-            .join(', ')}`,
-          part.flatMap((r) => [r.taskId, r.eventType, c.date(r.timestamp), c.json(r.details)]),
-        );
+        await insertEvents(this.db, part);
       } catch (error) {
         // A task deleted meanwhile (pruned) fails the foreign key; losing its events is fine,
         // losing the whole batch is not: retry row by row and drop only the failing ones.
-        for (const row of part) {
-          await this.db
-            .query(
-              `INSERT INTO ${c.id('task_events')} (${c.id('task_id')}, ${c.id('event_type')}, ${c.id('timestamp')}, ${c.id('details')}) VALUES (?, ?, ?, ${details})`,
-              [row.taskId, row.eventType, c.date(row.timestamp), c.json(row.details)],
-            )
-            .catch(() => this.onError(error));
-        }
+        for (const row of part) await insertEvents(this.db, [row]).catch(() => this.onError(error));
       }
     }
   }

@@ -2,28 +2,14 @@ import type { TaskStatus } from '../core/status';
 import type { MaintenanceTask } from '../entities/maintenance-task.entity';
 import type { TaskStore } from '../store/task-store';
 import type { TaskHealth } from './metrics-types';
-
-type Row = Record<string, unknown>;
+import { eventsOfTypes, latestSample, pendingByTypeAndDue, recentStarts, workingByTypeAndDevice } from '../store/metrics-store';
 
 /** Database side of metrics and health: grouped counts, wait times, samples, events. @internal */
 export async function taskAggregates(store: TaskStore, now: Date) {
   const c = store.db.codec;
-  const t = c.id('maintenance_tasks');
-  const working = await store.db.query<Row>(
-    `SELECT ${c.id('processor_type')} AS pt, ${c.id('assigned_device')} AS dev, COUNT(*) AS n, SUM(${c.id('estimated_memory_mb')}) AS mem
-     FROM ${t} WHERE ${c.id('status')} = 'WORKING' GROUP BY ${c.id('processor_type')}, ${c.id('assigned_device')}`,
-  );
-  const pending = await store.db.query<Row>(
-    `SELECT x.pt AS pt, x.due AS due, COUNT(*) AS n FROM (
-       SELECT ${c.id('processor_type')} AS pt, CASE WHEN ${c.id('start_at')} <= ? THEN 1 ELSE 0 END AS due
-       FROM ${t} WHERE ${c.id('status')} = 'PENDING') x
-     GROUP BY x.pt, x.due`,
-    [c.date(now)],
-  );
-  const waits = await store.db.query<Row>(
-    `SELECT ${c.id('start_at')} AS s, ${c.id('started_at')} AS b FROM ${t} WHERE ${c.id('started_at')} >= ? ORDER BY ${c.id('started_at')} DESC LIMIT 10000`,
-    [c.date(new Date(now.getTime() - 3_600_000))],
-  );
+  const working = { rows: await workingByTypeAndDevice(store.db) };
+  const pending = { rows: await pendingByTypeAndDue(store.db, now) };
+  const waits = { rows: await recentStarts(store.db, new Date(now.getTime() - 3_600_000), 10000) };
   let total = 0;
   let count = 0;
   for (const row of waits.rows) {
@@ -43,16 +29,8 @@ export async function taskAggregates(store: TaskStore, now: Date) {
 /** Builds the health report of one task from its row, latest sample and warning events. @internal */
 export async function taskHealthOf(store: TaskStore, task: MaintenanceTask, now: Date, defaultTimeoutMs: number): Promise<TaskHealth> {
   const c = store.db.codec;
-  const latest = await store.db.query<Row>(
-    `SELECT ${c.id('memory_usage_mb')} AS m, ${c.id('device')} AS d FROM ${c.id('task_metrics')} WHERE ${c.id('task_id')} = ? ORDER BY ${c.id('timestamp')} DESC, ${c.id('id')} DESC LIMIT 1`,
-    [task.id],
-  );
-  const events = await store.db.query<Row>(
-    `SELECT ${c.id('event_type')} AS e, ${c.id('details')} AS details FROM ${c.id('task_events')}
-     WHERE ${c.id('task_id')} = ? AND ${c.id('event_type')} IN ('memory_warning', 'cleanup_completed', 'out_of_memory') ORDER BY ${c.id('id')}`,
-    [task.id],
-  );
-  const sample = latest.rows[0];
+  const sample = await latestSample(store.db, task.id);
+  const events = { rows: await eventsOfTypes(store.db, task.id, ['memory_warning', 'cleanup_completed', 'out_of_memory']) };
   const sampledMb = sample ? c.readInt(sample.m) : null;
   const memoryUsageMb = task.status === 'WORKING' ? (sampledMb ?? task.actualMemoryMb) : (task.actualMemoryMb ?? sampledMb);
   const end = task.status === 'WORKING' ? now : task.finishedAt;

@@ -1,13 +1,7 @@
 import type { Executor } from '../store/executor';
+import { insertMetrics, type MetricRow } from '../store/event-store';
 
-/** One `task_metrics` sample. */
-export interface MetricRow {
-  taskId: string;
-  timestamp: Date;
-  memoryUsageMb: number | null;
-  device: string | null;
-  processingStage: string | null;
-}
+export type { MetricRow };
 
 /** Writes `task_metrics` samples in batches: one INSERT per flush. */
 export class MetricRecorder {
@@ -29,19 +23,8 @@ export class MetricRecorder {
     const rows = this.buffer;
     this.buffer = [];
     if (!rows.length) return this.writing;
-    const c = this.db.codec;
     this.writing = this.writing.then(async () => {
-      for (let i = 0; i < rows.length; i += 500) {
-        const part = rows.slice(i, i + 500);
-        await this.db
-          .query(
-            `INSERT INTO ${c.id('task_metrics')} (${c.id('task_id')}, ${c.id('timestamp')}, ${c.id('memory_usage_mb')}, ${c.id('device')}, ${c.id('processing_stage')}) VALUES ${part
-              .map(() => '(?, ?, ?, ?, ?)')
-              .join(', ')}`,
-            part.flatMap((r) => [r.taskId, c.date(r.timestamp), r.memoryUsageMb, r.device, r.processingStage]),
-          )
-          .catch(this.onError);
-      }
+      for (let i = 0; i < rows.length; i += 500) await insertMetrics(this.db, rows.slice(i, i + 500)).catch(this.onError);
     });
     return this.writing;
   }

@@ -740,6 +740,25 @@ export class TaskStore {
     });
   }
 
+  /**
+   * Deletes up to `limit` rows of one retention class older than `before`: finished COMPLETED
+   * tasks, finished ERROR/CANCELLED tasks, events or metric samples. Returns the number deleted.
+   */
+  pruneBatch(kind: 'completed' | 'failed' | 'events' | 'metrics', before: Date, limit: number): Promise<number> {
+    const c = this.c;
+    const at = c.date(before);
+    switch (kind) {
+      case 'completed':
+        return this.deleteBatch('maintenance_tasks', `${c.id('status')} = 'COMPLETED' AND ${c.id('finished_at')} < ?`, [at], limit);
+      case 'failed':
+        return this.deleteBatch('maintenance_tasks', `${c.id('status')} IN ('ERROR', 'CANCELLED') AND ${c.id('finished_at')} < ?`, [at], limit);
+      case 'events':
+        return this.deleteBatch('task_events', `${c.id('timestamp')} < ?`, [at], limit);
+      case 'metrics':
+        return this.deleteBatch('task_metrics', `${c.id('timestamp')} < ?`, [at], limit);
+    }
+  }
+
   /** Task counts per status. */
   async countByStatus(): Promise<Record<TaskStatus, number>> {
     const c = this.c;

@@ -85,3 +85,11 @@ export function classifyWriteError(error: unknown, dialect: Dialect): WriteError
   if (NETWORK_MESSAGES.some((pattern) => pattern.test(message))) return 'transient';
   return 'unknown';
 }
+
+/** True for a deadlock or a lock wait timeout: the statement lost a race and may simply run again. */
+export function isLockConflict(error: unknown, dialect: Dialect): boolean {
+  const { code, errno, message } = codesOf(error);
+  if (dialect === 'postgres') return code === '40P01' || code === '55P03' || code === '40001';
+  if (dialect === 'mysql') return code === 'ER_LOCK_DEADLOCK' || code === 'ER_LOCK_WAIT_TIMEOUT' || errno === 1213 || errno === 1205;
+  return code?.startsWith('SQLITE_BUSY') === true || /database is locked/i.test(message);
+}

@@ -1,0 +1,160 @@
+import { isLockConflict } from '../store/write-errors';
+import type { MaintenanceTask } from '../entities/maintenance-task.entity';
+import { ANY } from '../resources/device-placement';
+import type { RunnerCore } from './runner-types';
+
+/** The claim loop: claims due tasks while the local queue runs low, keeps a wake-up that arrives during a claim, polls (with backoff while the database fails), and confirms idleness for exitWhenIdle runners. @internal */
+export class ClaimLoop {
+  constructor(private readonly r: RunnerCore) {}
+
+  pumping = false;
+  pumpAgain = false;
+  claimFailures = 0;
+  pollTimer: NodeJS.Timeout | undefined;
+  pumpDone: Promise<void> = Promise.resolve();
+  /** When the latest wake-up (or start) came, and whether an empty claim after it was already tried again. */
+  wokenAt = 0;
+  wakeRetried = false;
+
+  requestPump(): void {
+    if (!this.r.running || this.r.stopping) return;
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
+    }
+    this.pumpDone = this.pump();
+  }
+
+  async pump(): Promise<void> {
+    this.pumping = true;
+    if (this.pollTimer) {
+      clearTimeout(this.pollTimer);
+      this.pollTimer = undefined;
+    }
+    let lastClaimEmpty = false;
+    let lockConflict = false;
+    try {
+      do {
+        this.pumpAgain = false;
+        this.r.dispatch();
+        // Keep up to prefetchTarget claimed (running + queued), within maxQueueSize.
+        const room = Math.min(this.prefetchTarget - this.r.inFlight.size, this.r.up.settings.maxQueueSize) - this.r.queue.size;
+        // Claim when the local queue runs low, so slots refill at once while work remains.
+        if (this.r.stopping || room <= 0 || !this.queueLow) continue;
+        const limit = Math.min(room, this.r.options.claimBatchSize);
+        const sentAt = Date.now();
+        const claimed = await this.r.up.runnerStore.claim({
+          runnerId: this.r.id,
+          types: this.r.processorTypes,
+          limit,
+          leaseMs: this.r.options.leaseMs,
+          now: this.r.up.now(),
+          device: this.soleDevice(),
+        });
+        this.claimFailures = 0;
+        for (const task of claimed) this.r.leaseClock.renew(task.id, sentAt);
+        lastClaimEmpty = claimed.length === 0;
+        if (this.r.stopping) {
+          // stop() began while this claim was in flight: these go straight back.
+          await this.r.outcomes.handBack(claimed, 'shutdown');
+          break;
+        }
+        for (const task of claimed) this.enqueueLocal(task);
+        this.r.counters.claimed += claimed.length;
+        this.r.dispatch();
+        if (claimed.length === limit) this.pumpAgain = true;
+      } while (this.pumpAgain && !this.r.stopping);
+    } catch (error) {
+      if (isLockConflict(error, this.r.up.runnerStore.db.dialect)) {
+        // A deadlock or lock timeout between concurrent claims is normal under load: claim
+        // again at once instead of backing off like an outage.
+        lockConflict = true;
+      } else {
+        this.claimFailures++;
+        this.r.reportError('claim', error);
+      }
+    } finally {
+      this.pumping = false;
+    }
+    if (this.r.stopping) return;
+    if (lastClaimEmpty) this.r.checkIdle();
+    // Poll again later; a failing database backs off up to 30 s.
+    // A claim that came back empty right after a wake-up may have skipped a due row that was
+    // locked for a moment (MySQL/MariaDB foreign-key checks of an event insert): look once more soon.
+    const retryWake = lastClaimEmpty && !this.wakeRetried && Date.now() - this.wokenAt < 1000;
+    if (retryWake) this.wakeRetried = true;
+    else if (!lastClaimEmpty) this.wakeRetried = false;
+    const wait = lockConflict
+      ? 10
+      : this.claimFailures
+      ? Math.min(30_000, this.r.options.pollIntervalMs * 2 ** Math.min(this.claimFailures, 5))
+      : retryWake
+        ? Math.min(50, this.r.options.pollIntervalMs)
+        : this.r.options.pollIntervalMs;
+    if (!this.pollTimer && !(this.r.options.exitWhenIdle && lastClaimEmpty && this.r.isQuiet())) {
+      this.pollTimer = setTimeout(() => {
+        this.pollTimer = undefined;
+        this.requestPump();
+      }, wait);
+      this.pollTimer.unref?.();
+    }
+  }
+
+  /** With one healthy device, the claim itself records it: no extra write per task. */
+  soleDevice(): string | undefined {
+    if (!this.r.placement) return undefined;
+    const healthy = this.r.placement.list().filter((d) => d.healthy);
+    return healthy.length === 1 ? healthy[0]!.id : undefined;
+  }
+
+  enqueueLocal(task: MaintenanceTask): void {
+    const routing = (task.info?.placement as { device?: string } | undefined)?.device ?? ANY;
+    if (!this.r.queue.add(task, task.priority, routing)) {
+      // Cannot happen while claims respect the bound; hand it back rather than lose it.
+      void this.r.outcomes.handBack([task], 'queue_timeout');
+    }
+  }
+
+  /** Starts queued tasks while slots are free and (with resource tracking) a device has room. */
+  /** Tasks a runner keeps claimed (running + queued): max(2 x concurrency, claimBatchSize). */
+  get prefetchTarget(): number {
+    return Math.max(this.r.options.concurrency * 2, this.r.options.claimBatchSize);
+  }
+
+  /** True when the local queue is low enough to claim more. */
+  get queueLow(): boolean {
+    return this.r.queue.size <= Math.max(this.r.options.concurrency / 2, this.prefetchTarget / 4);
+  }
+
+  async confirmIdle(): Promise<void> {
+    if (this.pumping) return;
+    this.pumping = true;
+    let empty = false;
+    try {
+      const sentAt = Date.now();
+      const claimed = await this.r.up.runnerStore.claim({
+        runnerId: this.r.id,
+        types: this.r.processorTypes,
+        limit: Math.min(this.r.options.claimBatchSize, this.r.options.concurrency * 2),
+        leaseMs: this.r.options.leaseMs,
+        now: this.r.up.now(),
+        device: this.soleDevice(),
+      });
+      empty = claimed.length === 0;
+      for (const task of claimed) this.r.leaseClock.renew(task.id, sentAt);
+      for (const task of claimed) this.enqueueLocal(task);
+      this.r.counters.claimed += claimed.length;
+    } catch (error) {
+      this.r.reportError('claim', error);
+    } finally {
+      this.pumping = false;
+    }
+    // A wake-up that arrived during this claim is not lost: claim again.
+    if (empty && this.r.isQuiet() && !this.pumpAgain) {
+      await this.r.up.recorder.flush();
+      this.r.resolveIdle();
+    } else {
+      this.requestPump();
+    }
+  }
+}

@@ -1,0 +1,158 @@
+import { isUpkeepError, TaskCancelledError, TaskInterruptedError, TaskTimeoutError, UnrecoverableTaskError } from '../core/errors';
+import type { MaintenanceTask } from '../entities/maintenance-task.entity';
+import type { EventError } from '../events/event-map';
+import type { MaintenanceTaskProcessor } from '../processor/maintenance-task-processor';
+import { instantiateProcessor, parseProcessorJson, validateProcessor } from '../processor/serialization';
+import { describeThrown, RESULT_LIMITS, toStorableResult } from './storable-result';
+import { isOutOfMemoryError } from '../resources/out-of-memory';
+import { MemoryLimitExceededError } from '../core/errors';
+import type { Outcome, InFlight, RunnerCore } from './runner-types';
+
+/** Runs one attempt: rebuilds the processor, runs it against its timeout and interruptions, runs the cleanup hooks; returns an Outcome value and writes nothing. @internal */
+export class TaskExecution {
+  constructor(private readonly r: RunnerCore) {}
+
+  timeoutFor(task: MaintenanceTask): number {
+    const meta = this.r.up.registry.get(task.processorType)?.meta;
+    return task.timeoutMs ?? meta?.options.timeoutMs ?? this.r.up.settings.defaultTimeoutMs;
+  }
+
+  /** Restores the processor from its stored JSON, or says why it cannot be. */
+  loadProcessor(task: MaintenanceTask): { processor: MaintenanceTaskProcessor } | { failure: Outcome } {
+    const registered = this.r.up.registry.get(task.processorType);
+    if (!registered) {
+      return {
+        failure: {
+          kind: 'failed',
+          reason: 'unknown_processor',
+          retryable: false,
+          error: { name: 'UnknownProcessorError', message: `No processor is registered under "${task.processorType}"`, code: 'UNKNOWN_PROCESSOR' },
+        },
+      };
+    }
+    try {
+      const plain = parseProcessorJson(task.processorJson);
+      const processor = instantiateProcessor(registered.cls, plain);
+      validateProcessor(processor, registered.meta.name);
+      return { processor };
+    } catch (error) {
+      const e = describeThrown(error);
+      const message = error instanceof SyntaxError ? `processor_json is not valid JSON: ${e.message}` : e.message;
+      return { failure: { kind: 'failed', reason: 'invalid_config', retryable: false, error: { name: e.name, message, code: e.code ?? 'INVALID_CONFIG' } } };
+    }
+  }
+
+  /** The outcome of an attempt that was interrupted (cancel, pause, shutdown, lost lease). */
+  interruptedOutcome(reason: unknown): Outcome | undefined {
+    if (reason instanceof TaskCancelledError) return { kind: 'cancelled', by: 'admin' };
+    if (reason instanceof TaskInterruptedError) {
+      return reason.kind === 'pause' ? { kind: 'paused' } : reason.kind === 'shutdown' ? { kind: 'handed_back' } : { kind: 'lease_lost' };
+    }
+    return undefined;
+  }
+
+  /** Runs the processor against its timeout and interruptions; never throws. */
+  async execute(flight: InFlight, processor: MaintenanceTaskProcessor): Promise<Outcome> {
+    const { task, ctx } = flight;
+    // Interrupted before it started (cancelled or paused while waiting for its turn).
+    const early = ctx.signal.aborted ? this.interruptedOutcome(ctx.signal.reason) : undefined;
+    if (early) return early;
+    const timeoutMs = this.timeoutFor(task);
+    ctx.deadline = Date.now() + timeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    let graceTimer: NodeJS.Timeout | undefined;
+    const interrupted = new Promise<'timeout' | 'grace'>((resolve) => {
+      timer = setTimeout(() => {
+        ctx.controller.abort(new TaskTimeoutError(`Task ${task.id} timed out after ${timeoutMs} ms`));
+        resolve('timeout');
+      }, timeoutMs);
+      ctx.signal.addEventListener('abort', () => {
+        if (ctx.signal.reason instanceof TaskTimeoutError) return;
+        // Cancel, pause, shutdown: give the processor a moment to stop at a safe point.
+        graceTimer = setTimeout(() => resolve('grace'), this.r.options.interruptGraceMs);
+      });
+    });
+    const run = (async () => processor.process(task, ctx))().then(
+      (value) => ({ ok: true as const, value }),
+      (error: unknown) => ({ ok: false as const, error }),
+    );
+    const settled = await Promise.race([run, interrupted]);
+    clearTimeout(timer);
+    clearTimeout(graceTimer);
+    const reason: unknown = ctx.signal.aborted ? ctx.signal.reason : undefined;
+    if (settled === 'timeout' || reason instanceof TaskTimeoutError) {
+      return { kind: 'failed', reason: 'timeout', retryable: true, error: { name: 'TaskTimeoutError', message: `Timed out after ${timeoutMs} ms`, code: 'TIMEOUT' } };
+    }
+    if (typeof settled === 'object' && settled.ok) {
+      // Work that finished is kept even if a stop request arrived meanwhile.
+      try {
+        return { kind: 'completed', result: toStorableResult(settled.value, { maxJsonChars: RESULT_LIMITS.maxJsonChars }) };
+      } catch (error) {
+        const e = describeThrown(error);
+        return { kind: 'failed', reason: 'result_not_serializable', retryable: false, error: { name: e.name, message: e.message, code: e.code } };
+      }
+    }
+    const interruptedBy = this.interruptedOutcome(reason);
+    if (interruptedBy) return interruptedBy;
+    const error = typeof settled === 'object' && !settled.ok ? settled.error : undefined;
+    // The processor cancelled itself (threw TaskCancelledError without being asked to stop).
+    if (error instanceof TaskCancelledError) return { kind: 'cancelled', by: 'processor' };
+    const e = describeThrown(error);
+    if (reason instanceof MemoryLimitExceededError || error instanceof MemoryLimitExceededError) {
+      const r = reason instanceof MemoryLimitExceededError ? reason : (error as MemoryLimitExceededError);
+      return { kind: 'failed', reason: 'memory_limit_exceeded', retryable: false, error: { name: r.name, message: r.message, code: r.code } };
+    }
+    if (isOutOfMemoryError(error)) return { kind: 'failed', reason: 'out_of_memory', retryable: true, error: e, thrown: error };
+    if (isUpkeepError(error) && (error.code === 'POOL_EXHAUSTED' || error.code === 'DEVICE_UNAVAILABLE')) {
+      return { kind: 'failed', reason: error.code === 'POOL_EXHAUSTED' ? 'pool_exhausted' : 'device_unavailable', retryable: true, error: e };
+    }
+    return {
+      kind: 'failed',
+      reason: 'processor_error',
+      retryable: !(error instanceof UnrecoverableTaskError) && !(isUpkeepError(error) && error.code === 'UNRECOVERABLE'),
+      error: e,
+    };
+  }
+
+  /**
+   * Runs the cleanup hooks (the context's in reverse order, then the processor's), bounded
+   * by cleanupTimeoutSeconds; then, whatever they did, returns pooled services and removes
+   * temp folders, so a hanging hook cannot leak either.
+   */
+  async cleanup(flight: InFlight, processor: MaintenanceTaskProcessor | undefined): Promise<boolean> {
+    const { task, ctx } = flight;
+    const hooks = [...ctx.cleanups.slice(1).reverse(), ...(processor?.cleanup ? [() => processor.cleanup!(task, ctx)] : [])];
+    const started = Date.now();
+    const tracked = this.r.up.settings.enableResourceTracking;
+    const reported = hooks.length + flight.leases.length;
+    if (tracked && reported > 0) this.r.up.publish('cleanup:started', { taskId: task.id, hooks: reported });
+    const errors: EventError[] = [];
+    const runAll = async (list: Array<() => unknown>) => {
+      for (const hook of list) {
+        try {
+          await hook();
+        } catch (error) {
+          const e = describeThrown(error);
+          errors.push({ name: e.name, message: e.message });
+        }
+      }
+    };
+    const budgetMs = this.r.up.settings.cleanupTimeoutSeconds * 1000;
+    const timedOut = await withTimeout(runAll(hooks), budgetMs);
+    // Upkeep's own steps run even after a hook hung, with their own bound.
+    const internalTimedOut = await withTimeout(runAll([() => this.r.resources.releaseLeases(flight), ctx.cleanups[0]!]), budgetMs);
+    if (tracked && reported > 0) {
+      this.r.up.publish('cleanup:completed', { taskId: task.id, durationMs: Date.now() - started, timedOut: timedOut || internalTimedOut, errors });
+    }
+    if (timedOut) ctx.logger.warn(`cleanup of task ${task.id} was cut off after ${this.r.up.settings.cleanupTimeoutSeconds} s`);
+    return !timedOut && !internalTimedOut && errors.length === 0;
+  }
+}
+
+/** Resolves true when `work` did not settle within `ms` (it keeps running). */
+async function withTimeout(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = await Promise.race([work.then(() => false), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), ms)))]);
+  clearTimeout(timer);
+  return timedOut;
+}
