@@ -81,13 +81,13 @@ interface Run {
 }
 
 /**
- * `npx --no upkeep ARGS` in `cwd` (--no: never install anything, so nothing reaches the
+ * `npx --no -- upkeep ARGS` in `cwd` (--no: never install anything, so nothing reaches the
  * network); with `direct`, the linked bin itself (what npx runs), to save npm's start-up.
  */
 function upkeep(cwd: string, ...args: string[]): Promise<Run> {
   const direct = args[0] === '--direct';
   const rest = direct ? args.slice(1) : args;
-  const [file, argv] = direct ? [join(cwd, 'node_modules', '.bin', 'upkeep'), rest] : ['npx', ['--no', 'upkeep', ...rest]];
+  const [file, argv] = direct ? [join(cwd, 'node_modules', '.bin', 'upkeep'), rest] : ['npx', ['--no', '--', 'upkeep', ...rest]];
   return new Promise((resolve) => {
     execFile(file, argv, { cwd, env: { ...process.env, NO_COLOR: '1', CI: 'true' }, timeout: 60_000 }, (error, stdout, stderr) => {
       const code = error ? (typeof (error as { code?: unknown }).code === 'number' ? (error as { code: number }).code : 1) : 0;
@@ -104,7 +104,7 @@ const json = <T = Record<string, any>>(run: Run): T => {
 beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), 'upkeep-cli-e2e-'));
   tarball = packCurrentSources();
-}, 120_000);
+}, 300_000);
 afterAll(() => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
@@ -182,7 +182,8 @@ describe.each([
     const strict = await cli(dir, 'run-due', '--strict');
     expect(strict.code).toBe(6);
     expect(strict.stdout).toMatch(/1 claimed · 0 completed · 1 failed/);
-  });
+    // About 14 CLI processes of ~1 s CPU each: generous for a loaded two-core machine.
+  }, 400_000);
 });
 
 describe('npx upkeep worker', () => {
