@@ -107,7 +107,7 @@ export function buildReport(results: Results) {
     const errors = Object.entries(results.postgres.rounds).flatMap(([n, rs]) => rs.flatMap((r, i) => (r.errors ?? []).map((e) => `  ${n} round ${i + 1}: ${e}`)));
     if (errors.length) both('errors:', ...errors);
     const capped = Object.entries(results.postgres.rounds).flatMap(([n, rs]) => rs.flatMap((r, i) => (r.capped ?? []).map((c) => `${n} round ${i + 1} ${c}`)));
-    if (capped.length) both(`capped at ${results.sizes.processCapS} s (rate over the tasks run until then): ${capped.join('; ')}`);
+    if (capped.length) both(`capped at ${results.sizes.processCapS} s (rate over the completions stored by then): ${capped.join('; ')}`);
     const latencyN = Object.entries(results.postgres.rounds).map(([n, rs]) => `${n} ${rs.map((r) => r.latencySamples ?? 0).join('/')}`);
     both(`start-latency samples per round: ${latencyN.join('; ')}`);
     both('');
@@ -208,7 +208,7 @@ export function buildReport(results: Results) {
         ['heap used at drain start / peak / end (MB)', `${bl.heapUsedMb.drainStart} / ${bl.heapUsedMb.peak} / ${bl.heapUsedMb.end}`],
       ]),
     );
-    if (bl.capped) both(`drain CAPPED at ${bl.capS} s (the run's time budget) with ${fmt(bl.drained)} of ${fmt(bl.tasks)} run: rates are over those`);
+    if (bl.capped) both(`drain CAPPED at ${bl.capS} s (the run's time budget) with ${fmt(bl.drained)} of ${fmt(bl.tasks)} stored as finished (${fmt(bl.runsAtEnd ?? bl.drained)} handler runs): rates are over those stored`);
     if (bl.error) both(`error: ${bl.error}`);
     both('');
     if (base !== undefined) {
