@@ -75,22 +75,23 @@ describe.each(backends)('several runner processes on %s', (db) => {
   it.skipIf(problems[db])('a runner SIGKILLed mid-work: its tasks complete after the lease expires, attempts counted, nothing left WORKING', async () => {
     const { database, dataSource, upkeep } = await setUp(db);
     cleanups.push(() => database.drop(), () => dataSource.destroy());
-    const N = 120;
-    await upkeep.createTasks(Array.from({ length: N }, (_, i) => ({ processor: RecordExecutionProcessor.create({ label: `t${i}` }) })));
-    const env = { RUNNER_CONCURRENCY: '5', RUNNER_LEASE_MS: '1500', WORK_MS: '100' };
+    const N = 150; // 300 ms each: the victim holds tasks for seconds, even on a loaded machine
+    const env = { RUNNER_CONCURRENCY: '5', RUNNER_LEASE_MS: '1500', WORK_MS: '300' };
     const victim = await startRunner(database, env);
     const survivor = await startRunner(database, env);
     cleanups.push(async () => [victim, survivor].forEach((c) => c.kill('SIGKILL')));
-    await waitFor(async () => (await upkeep.countByStatus()).COMPLETED >= 20, 60_000, 50);
+    // Enqueued once both are up: a slow start of one must not let the other drain the queue first.
+    await upkeep.createTasks(Array.from({ length: N }, (_, i) => ({ processor: RecordExecutionProcessor.create({ label: `t${i}` }) })));
     // Kill the victim while it holds tasks, made sure of rather than hoped for: freeze both
-    // runners, wait until none of their statements is still executing (what is committed then
+    // runners, wait until none of their statements is still executing (a statement waiting for a
+    // lock a frozen runner holds cannot finish, and changes nothing the victim holds; what is committed then
     // is what they left), read what the victim holds; if nothing, let them run a moment and
     // try again. Killed while frozen, the victim never writes again: its rows change only by
     // the survivor's rescue after the lease.
     const activeSql =
       db === 'postgres'
-        ? "SELECT COUNT(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' AND pid <> pg_backend_pid()"
-        : "SELECT COUNT(*) AS n FROM information_schema.processlist WHERE db = DATABASE() AND command NOT IN ('Sleep', 'Daemon') AND id <> CONNECTION_ID()";
+        ? "SELECT COUNT(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' AND wait_event_type IS DISTINCT FROM 'Lock' AND pid <> pg_backend_pid()"
+        : "SELECT COUNT(*) AS n FROM information_schema.processlist WHERE db = DATABASE() AND command NOT IN ('Sleep', 'Daemon') AND id <> CONNECTION_ID() AND id NOT IN (SELECT trx_mysql_thread_id FROM information_schema.innodb_trx WHERE trx_state = 'LOCK WAIT')";
     let held: Array<{ id: string }> = [];
     await waitFor(
       async () => {
@@ -113,7 +114,7 @@ describe.each(backends)('several runner processes on %s', (db) => {
     await once(victim, 'exit');
     survivor.kill('SIGCONT');
     expect(held.length).toBeGreaterThan(0);
-    await waitFor(async () => (await upkeep.countByStatus()).COMPLETED === N, 60_000, 100);
+    await waitFor(async () => (await upkeep.countByStatus()).COMPLETED === N, 120_000, 100);
     const counts = await upkeep.countByStatus();
     expect(counts.WORKING).toBe(0);
     expect(counts.ERROR).toBe(0);

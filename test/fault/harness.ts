@@ -93,13 +93,14 @@ export async function until<T>(what: string, fn: () => Promise<T> | T, timeoutMs
 
 /**
  * Waits until no other connection to this database is executing a statement (frozen runner
- * processes then cannot change a row any more: what is committed is what they left).
+ * processes then cannot change a row any more: what is committed is what they left). A
+ * statement waiting for a lock a frozen process holds is not counted: it cannot finish.
  */
 export async function quiesced(control: Control): Promise<void> {
   const sql =
     control.dialect === 'postgres'
-      ? "SELECT COUNT(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' AND pid <> pg_backend_pid()"
-      : "SELECT COUNT(*) AS n FROM information_schema.processlist WHERE db = DATABASE() AND command NOT IN ('Sleep', 'Daemon') AND id <> CONNECTION_ID()";
+      ? "SELECT COUNT(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' AND wait_event_type IS DISTINCT FROM 'Lock' AND pid <> pg_backend_pid()"
+      : "SELECT COUNT(*) AS n FROM information_schema.processlist WHERE db = DATABASE() AND command NOT IN ('Sleep', 'Daemon') AND id <> CONNECTION_ID() AND id NOT IN (SELECT trx_mysql_thread_id FROM information_schema.innodb_trx WHERE trx_state = 'LOCK WAIT')";
   await until('no statement of another connection running', async () => Number((await control.query<{ n: string }>(sql))[0]!.n) === 0, 20_000, 10);
 }
 
