@@ -181,6 +181,7 @@ export function createAdminHandler(upkeep: Upkeep, options: AdminHandlerOptions)
         options: resolved,
         allow,
         policy,
+        reportError: (error: unknown) => onError(error, request),
         task: async (id: string) => {
           const task = id && id.length <= 36 ? await upkeep.getTask(id) : null;
           if (!task) {

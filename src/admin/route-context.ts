@@ -26,6 +26,8 @@ export interface RouteContext {
   allow(action: AdminPermission, task?: MaintenanceTask): Promise<void>;
   /** The policy in force (the default one unless `policy` was given). */
   policy: AdminPolicy;
+  /** Hands an unexpected error to `onError` (for errors a route answers without failing, e.g. one task of a bulk action). */
+  reportError(error: unknown): void;
   /** Loads a task by id; 404 when missing, 403 when the policy denies the route's permission on it. */
   task(id: string): Promise<MaintenanceTask>;
 }

@@ -134,7 +134,13 @@ export async function bulkAction(ctx: RouteContext) {
       await audited(ctx, `bulk:${action}`, task, after, extra);
       results.push({ id, ok: true, status: after.status });
     } catch (error) {
-      if (!isUpkeepError(error)) throw error;
+      if (!isUpkeepError(error)) {
+        // An unexpected failure (a database error) on one task: reported for it, logged, and the others still run.
+        ctx.reportError(error);
+        const current = await ctx.upkeep.getTask(id).then((t) => t?.status ?? null, () => null);
+        results.push({ id, ok: false, status: current, error: { code: 'INTERNAL', message: `Internal error (request ${ctx.requestId})` } });
+        continue;
+      }
       const current = error.code === 'TASK_NOT_FOUND' ? null : ((await ctx.upkeep.getTask(id))?.status ?? null);
       results.push({ id, ok: false, status: current, error: { code: error.code, message: error.message } });
     }

@@ -115,6 +115,26 @@ describe(`admin API hardening (${TEST_DB})`, () => {
     expect(String((errors[0] as Error).message)).toMatch(/task_events/);
   });
 
+  it("the seed's metrics and health answer exactly its snake_case keys, with no camelCase key anywhere inside", async () => {
+    const camel: string[] = [];
+    const walk = (v: unknown, at: string) => {
+      if (!v || typeof v !== 'object') return;
+      for (const [k, x] of Object.entries(v)) {
+        if (/[a-z][A-Z]/.test(k)) camel.push(`${at}.${k}`);
+        walk(x, `${at}.${k}`);
+      }
+    };
+    const m = await call('GET', '/tasks/metrics', { role: 'viewer' });
+    expect(Object.keys(m.body as object).slice(0, 5)).toEqual(['active_tasks', 'queued_tasks', 'memory_by_device', 'pool_utilization', 'average_wait_time']);
+    expect(m.body).toMatchObject({ active_tasks: { total: 0 }, queued_tasks: { total: expect.any(Number) }, memory_by_device: { cpu: expect.any(Object) } });
+    const h = await call('GET', `/tasks/${tied[0]}/health`, { role: 'viewer' });
+    expect(Object.keys(h.body as object).slice(0, 5)).toEqual(['status', 'memory_usage_mb', 'processing_time_s', 'device', 'warnings']);
+    expect(h.body).toMatchObject({ status: 'INACTIVE', memory_usage_mb: null, processing_time_s: null, warnings: expect.any(Array) });
+    walk(m.body, 'metrics');
+    walk(h.body, 'health');
+    expect(camel).toEqual([]);
+  });
+
   it('HEAD answers the headers of a GET without a body or an open event stream', async () => {
     const events = await call('HEAD', '/events', { role: 'viewer' });
     expect(events.status).toBe(200);
@@ -184,6 +204,29 @@ describe(`admin API policy, create options and masking (${TEST_DB})`, () => {
       { id: other!.id, ok: true, status: 'CANCELLED' },
     ]);
     expect((await upkeep.getTask(guarded!.id))!.status).toBe('INACTIVE');
+  });
+
+  it.runIf(TEST_DB === 'postgres')('a database error on one task of a bulk action is reported for that task; the others still run; nothing internal leaks', async () => {
+    const [broken, fine] = await upkeep.createTasks(['bulk-broken', 'bulk-fine'].map((k) => ({ processor: AdminSumProcessor.create({ numbers: [1] }), uniqueKey: k, inactive: true })));
+    await env.dataSource.query(`CREATE FUNCTION upkeep_test_refuse() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'refused by SELECT secret FROM /etc/passwd'; END $$ LANGUAGE plpgsql`);
+    await env.dataSource.query(`CREATE TRIGGER upkeep_test_refuse BEFORE UPDATE ON maintenance_tasks FOR EACH ROW WHEN (OLD.unique_key = 'bulk-broken') EXECUTE FUNCTION upkeep_test_refuse()`);
+    const errors: unknown[] = [];
+    const handler = createAdminHandler(upkeep, { authorize: headerAuthorize, onError: (e) => errors.push(e) });
+    let res;
+    try {
+      res = await handler({ method: 'POST', path: '/tasks/bulk/start', headers: { 'x-role': 'admin', 'content-type': 'application/json', 'x-request-id': 'bulk-1' }, body: JSON.stringify({ ids: [broken!.id, fine!.id] }) });
+    } finally {
+      await env.dataSource.query('DROP TRIGGER upkeep_test_refuse ON maintenance_tasks');
+      await env.dataSource.query('DROP FUNCTION upkeep_test_refuse()');
+    }
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ succeeded: 1, failed: 1 });
+    expect((res.body as { results: unknown[] }).results).toEqual([
+      { id: broken!.id, ok: false, status: 'INACTIVE', error: { code: 'INTERNAL', message: 'Internal error (request bulk-1)' } },
+      { id: fine!.id, ok: true, status: 'PENDING' },
+    ]);
+    expect(JSON.stringify(res.body)).not.toMatch(/passwd|SELECT/);
+    expect(errors).toHaveLength(1);
   });
 
   it('creates with startAt, delayMs, maxAttempts, dependsOn through the API; an unknown dependency is a 400 storing nothing', async () => {
