@@ -5,6 +5,9 @@ import type { MaintenanceTask, TaskInfo } from '../entities/maintenance-task.ent
 import { executorFor, type Executor } from './executor';
 import { NOTIFY_CHANNEL } from './pg-listener';
 import { rowToTask } from './task-row';
+import { chunks, DEP_TABLE, TASK_TABLE } from './store-util';
+import { insertTasks } from './task-insert';
+import { completeIn, completeMany, type CompletionRow } from './task-complete';
 
 /** A row to insert into `maintenance_tasks`. */
 export interface NewTaskRow {
@@ -64,17 +67,6 @@ export interface TransitionGuard {
   noControl?: boolean;
 }
 
-const CHUNK = 500;
-
-function chunks<T>(items: readonly T[], size = CHUNK): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}
-
-const TASK_TABLE = 'maintenance_tasks';
-const DEP_TABLE = 'maintenance_task_dependencies';
-
 /**
  * Every SQL statement upkeep runs against `maintenance_tasks` and its dependency table.
  * Status changes are conditional UPDATEs built from the transition table, so concurrent
@@ -95,7 +87,17 @@ export class TaskStore {
     return this.db.codec;
   }
 
+  /** The codec of this store's dialect. @internal */
+  get codec() {
+    return this.db.codec;
+  }
+
   private t(name = TASK_TABLE) {
+    return this.c.id(name);
+  }
+
+  /** A quoted table name (default `maintenance_tasks`). @internal */
+  table(name = TASK_TABLE): string {
     return this.c.id(name);
   }
 
@@ -104,98 +106,8 @@ export class TaskStore {
    * one JSON parameter). Rows whose unique key exists already are skipped and the existing
    * task is returned in their place. Due rows wake PostgreSQL listeners with one NOTIFY.
    */
-  async insertTasks(rows: readonly NewTaskRow[], now: Date): Promise<Array<{ task: MaintenanceTask; created: boolean }>> {
-    if (!rows.length) return [];
-    const hasDeps = rows.some((r) => r.dependsOn.length);
-    const run = async (db: Executor) => {
-      const inserted = new Map<string, MaintenanceTask>();
-      // PostgreSQL takes a whole chunk as one JSON parameter, so its chunks can be larger.
-      for (const part of chunks(rows, this.c.dialect === 'postgres' ? 2000 : CHUNK)) {
-        for (const task of await this.insertChunk(db, part, now)) inserted.set(task.id, task);
-      }
-      // Keyed rows that were not inserted lost to an existing task with the same key.
-      const losers = rows.filter((r) => r.uniqueKey !== null && !inserted.has(r.id));
-      const winners = new Map<string, MaintenanceTask>();
-      for (const part of chunks([...new Set(losers.map((r) => r.uniqueKey!))])) {
-        const found = await db.query(`SELECT * FROM ${this.t()} WHERE ${this.c.id('unique_key')} IN ${this.c.list(part.length)}`, part);
-        for (const row of found.rows) {
-          const task = rowToTask(row, this.c);
-          winners.set(task.uniqueKey!, task);
-        }
-      }
-      const deps = rows.filter((r) => inserted.has(r.id)).flatMap((r) => r.dependsOn.map((dep) => [r.id, dep] as const));
-      for (const part of chunks(deps)) {
-        await db.query(
-          `INSERT INTO ${this.t(DEP_TABLE)} (${this.c.id('task_id')}, ${this.c.id('depends_on_id')}, ${this.c.id('created_at')}) VALUES ${part.map(() => '(?, ?, ?)').join(', ')}`,
-          part.flatMap(([taskId, dep]) => [taskId, dep, this.c.date(now)]),
-        );
-      }
-      return rows.map((r) => {
-        const own = inserted.get(r.id);
-        return own ? { task: own, created: true } : { task: winners.get(r.uniqueKey!)!, created: false };
-      });
-    };
-    const results = hasDeps ? await this.db.transaction(run) : await run(this.db);
-    // Wake-ups: on PostgreSQL the insert statement itself notifies (one per statement, never
-    // one per row; see insertChunk); the other dialects have no listeners and rely on polling
-    // and on in-process wake-ups from the facade.
-    return results;
-  }
-
-  private async insertChunk(db: Executor, part: readonly NewTaskRow[], now: Date): Promise<MaintenanceTask[]> {
-    const c = this.c;
-    const record = (r: NewTaskRow) => ({
-      id: r.id, status: r.status, processor_type: r.processorType, processor_json: r.processorJson, delay: r.delay,
-      info: r.info ?? null, created_at: now, updated_at: now, start_at: r.startAt, priority: r.priority, attempts: 0,
-      max_attempts: r.maxAttempts, timeout_ms: r.timeoutMs, unique_key: r.uniqueKey, depends_on_count: r.dependsOn.length,
-      estimated_memory_mb: r.estimatedMemoryMb, assigned_device: r.assignedDevice, failure_reason: r.failureReason ?? null,
-      finished_at: r.status === 'CANCELLED' || r.status === 'ERROR' ? now : null, resource_cleanup_completed: false, version: 1,
-    });
-    const cols = Object.keys(record(part[0]!));
-    const colList = cols.map((col) => c.id(col)).join(', ');
-    // Tasks are built from what was sent, not read back: only the ids that went in return.
-    const built = (ids: Set<string>) => part.filter((r) => ids.has(r.id)).map((r) => rowToTask(record(r), c));
-    if (c.dialect === 'postgres') {
-      // Due rows wake listening runners: one pg_notify for the statement (evaluated once, in
-      // the same transaction as the insert, so it is delivered only if the insert commits).
-      const due = part.some((r) => r.status === 'PENDING' && r.startAt <= now);
-      const insert = `INSERT INTO ${this.t()} (${colList}) SELECT ${colList} FROM json_populate_recordset(NULL::${this.t()}, ?::json)
-         ON CONFLICT (${c.id('unique_key')}) WHERE ${c.id('unique_key')} IS NOT NULL DO NOTHING RETURNING ${c.id('id')}`;
-      const { rows } = await db.query<{ id: string }>(
-        due
-          ? `WITH ins AS (${insert}), woke AS (SELECT pg_notify('${NOTIFY_CHANNEL}', '') AS n WHERE EXISTS (SELECT 1 FROM ins))
-             SELECT ins.${c.id('id')} FROM ins LEFT JOIN woke ON TRUE`
-          : insert,
-        [JSON.stringify(part.map(record))],
-      );
-      return built(new Set(rows.map((r) => r.id)));
-    }
-    const params: unknown[] = [];
-    for (const r of part) {
-      const rec = record(r) as Record<string, unknown>;
-      for (const col of cols) {
-        const v = rec[col];
-        params.push(v instanceof Date ? c.date(v) : typeof v === 'boolean' ? c.bool(v) : col === 'info' ? c.json(v) : v);
-      }
-    }
-    const tuple = `(${cols.map(() => '?').join(', ')})`;
-    const values = part.map(() => tuple).join(', ');
-    if (c.dialect === 'sqlite') {
-      const { rows } = await db.query<{ id: string }>(
-        `INSERT INTO ${this.t()} (${colList}) VALUES ${values} ON CONFLICT (${c.id('unique_key')}) WHERE ${c.id('unique_key')} IS NOT NULL DO NOTHING RETURNING ${c.id('id')}`,
-        params,
-      );
-      return built(new Set(rows.map((r) => r.id)));
-    }
-    await db.query(`INSERT INTO ${this.t()} (${colList}) VALUES ${values} ON DUPLICATE KEY UPDATE ${c.id('id')} = ${c.id('id')}`, params);
-    // Without RETURNING: unkeyed rows went in; a keyed row went in when its id is there.
-    const keyed = part.filter((r) => r.uniqueKey !== null).map((r) => r.id);
-    const present = new Set<string>(part.filter((r) => r.uniqueKey === null).map((r) => r.id));
-    if (keyed.length) {
-      const { rows } = await db.query<{ id: string }>(`SELECT ${c.id('id')} FROM ${this.t()} WHERE ${c.id('id')} IN ${c.list(keyed.length)}`, keyed);
-      for (const row of rows) present.add(row.id);
-    }
-    return built(present);
+  insertTasks(rows: readonly NewTaskRow[], now: Date): Promise<Array<{ task: MaintenanceTask; created: boolean }>> {
+    return insertTasks(this, rows, now);
   }
 
   private async getTasksWith(db: Executor, ids: readonly string[]): Promise<Map<string, MaintenanceTask>> {
@@ -294,100 +206,13 @@ export class TaskStore {
    * Writes many successful results at once (one statement per chunk). Only rows still
    * WORKING under `runnerId` change; returns the ids that did.
    */
-  async completeMany(
-    runnerId: string,
-    items: ReadonlyArray<{ id: string; version: number; info: TaskInfo; actualMemoryMb: number | null; cleanupDone: boolean; progressDone: number | null }>,
-    now: Date,
-  ): Promise<string[]> {
-    const c = this.c;
-    const done: string[] = [];
-    for (const part of chunks(items, 200)) {
-      const jsonCast = c.dialect === 'postgres' ? 'CAST(? AS jsonb)' : '?';
-      const caseOf = (col: string, value: string) => `${c.id(col)} = CASE ${c.id('id')} ${part.map(() => `WHEN ? THEN ${value}`).join(' ')} END`;
-      const intCast = c.dialect === 'postgres' ? 'CAST(? AS integer)' : '?';
-      const boolCast = c.dialect === 'postgres' ? 'CAST(? AS boolean)' : '?';
-      const sets = [
-        `${c.id('status')} = 'COMPLETED'`,
-        caseOf('info', jsonCast),
-        caseOf('actual_memory_mb', intCast),
-        caseOf('resource_cleanup_completed', boolCast),
-        `${c.id('progress_done')} = COALESCE(CASE ${c.id('id')} ${part.map(() => `WHEN ? THEN ${intCast}`).join(' ')} END, ${c.id('progress_done')})`,
-        `${c.id('finished_at')} = ?`, `${c.id('updated_at')} = ?`, `${c.id('locked_by')} = NULL`, `${c.id('lease_expires_at')} = NULL`,
-        `${c.id('control')} = NULL`, `${c.id('failure_reason')} = NULL`, `${c.id('version')} = ${c.id('version')} + 1`,
-      ];
-      const params: unknown[] = [
-        ...part.flatMap((i) => [i.id, c.json(i.info)]),
-        ...part.flatMap((i) => [i.id, i.actualMemoryMb]),
-        ...part.flatMap((i) => [i.id, c.bool(i.cleanupDone)]),
-        ...part.flatMap((i) => [i.id, i.progressDone]),
-        c.date(now), c.date(now),
-      ];
-      // (id, version) pins each row to the claim that produced the result.
-      const where = `(${part.map(() => `(${c.id('id')} = ? AND ${c.id('version')} = ?)`).join(' OR ')}) AND ${c.id('status')} = 'WORKING' AND ${c.id('locked_by')} = ?`;
-      const whereParams = [...part.flatMap((i) => [i.id, i.version]), runnerId];
-      if (c.dialect === 'postgres') {
-        // One JSON parameter carries the whole batch.
-        // The rows are locked in ascending id first (the heartbeat's order): no deadlock between them.
-        const { rows } = await this.db.query<{ id: string }>(
-          `WITH v AS (SELECT * FROM json_populate_recordset(NULL::${this.t()}, ?::json)),
-             l AS (SELECT k.${c.id('id')} FROM ${this.t()} k WHERE k.${c.id('id')} IN (SELECT v.${c.id('id')} FROM v)
-               AND k.${c.id('status')} = 'WORKING' AND k.${c.id('locked_by')} = ? ORDER BY k.${c.id('id')} FOR NO KEY UPDATE OF k)
-           UPDATE ${this.t()} t SET ${c.id('status')} = 'COMPLETED', ${c.id('info')} = v.${c.id('info')},
-             ${c.id('actual_memory_mb')} = v.${c.id('actual_memory_mb')}, ${c.id('resource_cleanup_completed')} = v.${c.id('resource_cleanup_completed')},
-             ${c.id('progress_done')} = COALESCE(v.${c.id('progress_done')}, t.${c.id('progress_done')}),
-             ${c.id('finished_at')} = ?, ${c.id('updated_at')} = ?, ${c.id('locked_by')} = NULL, ${c.id('lease_expires_at')} = NULL,
-             ${c.id('control')} = NULL, ${c.id('failure_reason')} = NULL, ${c.id('version')} = t.${c.id('version')} + 1
-           FROM v, l
-           WHERE t.${c.id('id')} = v.${c.id('id')} AND l.${c.id('id')} = t.${c.id('id')} AND t.${c.id('version')} = v.${c.id('version')} AND t.${c.id('status')} = 'WORKING' AND t.${c.id('locked_by')} = ?
-           RETURNING t.${c.id('id')}`,
-          [
-            JSON.stringify(part.map((i) => ({ id: i.id, version: i.version, info: i.info, actual_memory_mb: i.actualMemoryMb, resource_cleanup_completed: i.cleanupDone, progress_done: i.progressDone }))),
-            runnerId,
-            now,
-            now,
-            runnerId,
-          ],
-        );
-        done.push(...rows.map((r) => r.id));
-      } else if (c.dialect === 'mysql') {
-        await this.db.transaction(async (tx) => {
-          const held = await tx.query<{ id: string }>(`SELECT ${c.id('id')} FROM ${this.t()} WHERE ${where} ORDER BY ${c.id('id')} FOR UPDATE`, whereParams);
-          if (!held.rows.length) return;
-          await tx.query(`UPDATE ${this.t()} SET ${sets.join(', ')} WHERE ${where}`, [...params, ...whereParams]);
-          done.push(...held.rows.map((r) => r.id));
-        });
-      } else {
-        const { rows } = await this.db.query<{ id: string }>(
-          `UPDATE ${this.t()} SET ${sets.join(', ')} WHERE ${where} RETURNING ${c.id('id')}`,
-          [...params, ...whereParams],
-        );
-        done.push(...rows.map((r) => r.id));
-      }
-    }
-    return done;
+  completeMany(runnerId: string, items: ReadonlyArray<CompletionRow>, now: Date): Promise<string[]> {
+    return completeMany(this, runnerId, items, now);
   }
 
-  /**
-   * Writes one successful result inside a transaction the caller holds (`ctx.transaction`), so
-   * it commits or rolls back with the processor's writes. True when this claim still held it.
-   */
-  async completeIn(
-    tx: Executor,
-    runnerId: string,
-    item: { id: string; version: number; info: TaskInfo; actualMemoryMb: number | null; cleanupDone: boolean; progressDone: number | null },
-    now: Date,
-  ): Promise<boolean> {
-    const c = this.c;
-    const cast = (type: string) => (c.dialect === 'postgres' ? `CAST(? AS ${type})` : '?');
-    const { affected } = await tx.query(
-      `UPDATE ${this.t()} SET ${c.id('status')} = 'COMPLETED', ${c.id('info')} = ${cast('jsonb')}, ${c.id('actual_memory_mb')} = ${cast('integer')},
-         ${c.id('resource_cleanup_completed')} = ${cast('boolean')}, ${c.id('progress_done')} = COALESCE(${cast('integer')}, ${c.id('progress_done')}),
-         ${c.id('finished_at')} = ?, ${c.id('updated_at')} = ?, ${c.id('locked_by')} = NULL, ${c.id('lease_expires_at')} = NULL,
-         ${c.id('control')} = NULL, ${c.id('failure_reason')} = NULL, ${c.id('version')} = ${c.id('version')} + 1
-       WHERE ${c.id('id')} = ? AND ${c.id('version')} = ? AND ${c.id('status')} = 'WORKING' AND ${c.id('locked_by')} = ?`,
-      [c.json(item.info), item.actualMemoryMb, c.bool(item.cleanupDone), item.progressDone, c.date(now), c.date(now), item.id, item.version, runnerId],
-    );
-    return affected > 0;
+  /** Writes one successful result inside a transaction the caller holds (`ctx.transaction`). */
+  completeIn(tx: Executor, runnerId: string, item: CompletionRow, now: Date): Promise<boolean> {
+    return completeIn(this, tx, runnerId, item, now);
   }
 
   /**
