@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import { sourcesOf, TASK_TRANSITIONS, type TaskFailureReason, type TaskStatus } from '../core/status';
+import { sourcesOf, type TaskFailureReason, type TaskStatus } from '../core/status';
 import { storableText } from '../core/storable-text';
 import type { MaintenanceTask, TaskInfo } from '../entities/maintenance-task.entity';
 import { executorFor, type Executor } from './executor';
@@ -8,6 +8,7 @@ import { rowToTask } from './task-row';
 import { chunks, DEP_TABLE, TASK_TABLE } from './store-util';
 import { insertTasks } from './task-insert';
 import { completeIn, completeMany, type CompletionRow } from './task-complete';
+import * as sweeps from './task-sweeps';
 
 /** A row to insert into `maintenance_tasks`. */
 export interface NewTaskRow {
@@ -382,134 +383,33 @@ export class TaskStore {
     return out;
   }
 
-  /** WORKING tasks whose lease ran out before `now` (their runner died or hung). */
-  async findExpiredLeases(now: Date, limit: number): Promise<MaintenanceTask[]> {
-    const c = this.c;
-    const { rows } = await this.db.query(
-      `SELECT * FROM ${this.t()} WHERE ${c.id('status')} = 'WORKING' AND ${c.id('lease_expires_at')} < ? ORDER BY ${c.id('lease_expires_at')} LIMIT ?`,
-      [c.date(now), limit],
-    );
-    return rows.map((row) => rowToTask(row, c));
+  /** See `findExpiredLeases` in task-sweeps.ts. */
+  findExpiredLeases(now: Date, limit: number): Promise<MaintenanceTask[]> {
+    return sweeps.findExpiredLeases(this, now, limit);
   }
-
-  /**
-   * WORKING tasks an admin may reset: lease expired or missing, or (with `startedBefore`)
-   * started before that time whatever their lease.
-   */
-  async findStuck(now: Date, startedBefore: Date | undefined, limit: number): Promise<MaintenanceTask[]> {
-    const c = this.c;
-    const cond = startedBefore
-      ? `(${c.id('started_at')} IS NULL OR ${c.id('started_at')} < ?)`
-      : `(${c.id('lease_expires_at')} IS NULL OR ${c.id('lease_expires_at')} < ?)`;
-    const { rows } = await this.db.query(`SELECT * FROM ${this.t()} WHERE ${c.id('status')} = 'WORKING' AND ${cond} LIMIT ?`, [
-      c.date(startedBefore ?? now),
-      limit,
-    ]);
-    return rows.map((row) => rowToTask(row, c));
+  /** See `findStuck` in task-sweeps.ts. */
+  findStuck(now: Date, startedBefore: Date | undefined, limit: number): Promise<MaintenanceTask[]> {
+    return sweeps.findStuck(this, now, startedBefore, limit);
   }
-
-  /** Conditional rescue of one expired task; true when this caller won it. */
-  async rescue(task: MaintenanceTask, to: 'PENDING' | 'ERROR' | 'CANCELLED' | 'PAUSED', patch: TaskPatch, now: Date): Promise<boolean> {
-    // Guarded by the old holder: if a heartbeat renewed the lease meanwhile, the holder is
-    // alive; if another rescuer won, locked_by is already NULL. Either way this one loses.
-    return this.transition(task.id, to, { ...patch, releaseLease: true, finished: to === 'ERROR' || to === 'CANCELLED' }, now, {
-      from: ['WORKING'],
-      lockedBy: task.lockedBy ?? undefined,
-      leaseExpiredBefore: now,
-    });
+  /** See `rescue` in task-sweeps.ts. */
+  rescue(task: MaintenanceTask, to: 'PENDING' | 'ERROR' | 'CANCELLED' | 'PAUSED', patch: TaskPatch, now: Date): Promise<boolean> {
+    return sweeps.rescue(this, task, to, patch, now);
   }
-
-  /**
-   * Cancels (DEPENDENCY_FAILED) every unfinished task that waits for one of `failedIds`,
-   * and their dependents in turn. Returns the ids cancelled.
-   */
-  async cancelDependents(failedIds: readonly string[], now: Date): Promise<string[]> {
-    const c = this.c;
-    const cancelled: string[] = [];
-    let frontier = [...failedIds];
-    while (frontier.length) {
-      const next: string[] = [];
-      for (const part of chunks(frontier)) {
-        const { rows } = await this.db.query<{ task_id: string }>(
-          `SELECT d.${c.id('task_id')} FROM ${this.t(DEP_TABLE)} d JOIN ${this.t()} t ON t.${c.id('id')} = d.${c.id('task_id')}
-           WHERE d.${c.id('depends_on_id')} IN ${c.list(part.length)} AND t.${c.id('status')} IN ('PENDING', 'INACTIVE', 'PAUSED')`,
-          part,
-        );
-        for (const { task_id: id } of rows) {
-          const ok = await this.transition(
-            id,
-            'CANCELLED',
-            {
-              failureReason: 'dependency_failed',
-              lastError: 'A task this one depends on failed or was cancelled',
-              info: { error: { name: 'DependencyFailed', message: 'A task this one depends on failed or was cancelled' } },
-              finished: true,
-            },
-            now,
-            { from: ['PENDING', 'INACTIVE', 'PAUSED'] },
-          );
-          if (ok) {
-            cancelled.push(id);
-            next.push(id);
-          }
-        }
-      }
-      frontier = next;
-    }
-    return cancelled;
+  /** See `cancelDependents` in task-sweeps.ts. */
+  cancelDependents(failedIds: readonly string[], now: Date): Promise<string[]> {
+    return sweeps.cancelDependents(this, failedIds, now);
   }
-
-  /**
-   * Fails PENDING tasks of types none of `knownTypes` has been due since before `dueBefore`
-   * (no runner that knows the type came by). Returns them.
-   */
-  async failUnknownTypes(knownTypes: readonly string[], dueBefore: Date, now: Date, limit: number): Promise<MaintenanceTask[]> {
-    const c = this.c;
-    const notIn = knownTypes.length ? `AND t.${c.id('processor_type')} NOT IN ${c.list(knownTypes.length)}` : '';
-    // Only tasks that could have run (not waiting on dependencies), of a type no runner has
-    // started any task of since `dueBefore` and none is running now: a runner that knows the
-    // type would have.
-    const { rows } = await this.db.query(
-      `SELECT t.* FROM ${this.t()} t WHERE t.${c.id('status')} = 'PENDING' AND t.${c.id('start_at')} < ? ${notIn}
-         AND (t.${c.id('depends_on_count')} = 0 OR NOT EXISTS (
-           SELECT 1 FROM ${this.t(DEP_TABLE)} d JOIN ${this.t()} p ON p.${c.id('id')} = d.${c.id('depends_on_id')}
-           WHERE d.${c.id('task_id')} = t.${c.id('id')} AND p.${c.id('status')} <> 'COMPLETED'))
-         AND NOT EXISTS (SELECT 1 FROM ${this.t()} o WHERE o.${c.id('processor_type')} = t.${c.id('processor_type')}
-           AND (o.${c.id('started_at')} >= ? OR o.${c.id('status')} = 'WORKING'))
-       LIMIT ?`,
-      [c.date(dueBefore), ...knownTypes, c.date(dueBefore), limit],
-    );
-    const failed: MaintenanceTask[] = [];
-    for (const task of rows.map((row) => rowToTask(row, c))) {
-      const message = `No runner knows processor type "${task.processorType}" (due since ${task.startAt.toISOString()})`;
-      const info = { ...(task.info ?? {}), error: { name: 'UnknownProcessorError', message, code: 'UNKNOWN_PROCESSOR' } };
-      const ok = await this.transition(task.id, 'ERROR', { info, failureReason: 'unknown_processor', lastError: message, finished: true }, now, { from: ['PENDING'] });
-      if (ok) failed.push(Object.assign(task, { status: 'ERROR', info, failureReason: 'unknown_processor', lastError: message }));
-    }
-    return failed;
+  /** See `failUnknownTypes` in task-sweeps.ts. */
+  failUnknownTypes(knownTypes: readonly string[], dueBefore: Date, now: Date, limit: number): Promise<MaintenanceTask[]> {
+    return sweeps.failUnknownTypes(this, knownTypes, dueBefore, now, limit);
   }
-
-  /** Ids of unfinished tasks waiting on a dependency that already failed (a race sweep). */
-  async findBlockedByFailure(limit: number): Promise<string[]> {
-    const c = this.c;
-    const { rows } = await this.db.query<{ id: string }>(
-      `SELECT DISTINCT p.${c.id('id')} FROM ${this.t()} p JOIN ${this.t(DEP_TABLE)} d ON d.${c.id('depends_on_id')} = p.${c.id('id')}
-       JOIN ${this.t()} t ON t.${c.id('id')} = d.${c.id('task_id')}
-       WHERE p.${c.id('status')} IN ('ERROR', 'CANCELLED') AND t.${c.id('status')} IN ('PENDING', 'INACTIVE', 'PAUSED') LIMIT ?`,
-      [limit],
-    );
-    return rows.map((r) => r.id);
+  /** See `findBlockedByFailure` in task-sweeps.ts. */
+  findBlockedByFailure(limit: number): Promise<string[]> {
+    return sweeps.findBlockedByFailure(this, limit);
   }
-
-  /** Tasks whose status is none of upkeep's (written by hand). */
-  async findUnknownStatuses(limit: number): Promise<Array<{ id: string; status: string }>> {
-    const c = this.c;
-    const known = Object.keys(TASK_TRANSITIONS);
-    const { rows } = await this.db.query<{ id: string; status: string }>(
-      `SELECT ${c.id('id')}, ${c.id('status')} FROM ${this.t()} WHERE ${c.id('status')} NOT IN ${c.list(known.length)} LIMIT ?`,
-      [...known, limit],
-    );
-    return rows;
+  /** See `findUnknownStatuses` in task-sweeps.ts. */
+  findUnknownStatuses(limit: number): Promise<Array<{ id: string; status: string }>> {
+    return sweeps.findUnknownStatuses(this, limit);
   }
 
   /** Wakes runners listening on PostgreSQL (no-op elsewhere). */
