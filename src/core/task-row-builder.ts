@@ -77,7 +77,7 @@ export function buildTaskRow(
     status: inactive ? 'INACTIVE' : 'PENDING',
     processorType: meta.name,
     processorJson: serializeProcessor(processor),
-    delay: Math.max(0, begin.getTime() - now.getTime()),
+    delay: Math.min(2 ** 31 - 1, Math.max(0, begin.getTime() - now.getTime())), // the column is a 32-bit int; start_at holds the real time
     startAt: begin,
     priority: priority ?? meta.options.priority ?? 0,
     maxAttempts: maxAttempts ?? meta.options.maxAttempts ?? settings.retry.maxAttempts,

@@ -12,7 +12,8 @@ import { buildTaskRow, checkDependencies, type CreateTaskOptions } from './task-
 export { buildTaskRow, checkDependencies, type CreateTaskOptions };
 import { RunnerRegistryStore, type RunnerInfo } from '../store/runner-registry-store';
 import { IllegalTransitionError, InvalidArgumentError, TaskNotFoundError } from './errors';
-import { consoleLogger, type UpkeepLogger } from './logger';
+import { consoleLogger, toUpkeepLogger, type HostLogger, type UpkeepLogger } from './logger';
+import { attachLifecycleLogger } from './lifecycle-logger';
 import { resolveSettings, type UpkeepSettings, type UpkeepSettingsInput, type UpkeepYamlSettings } from './settings';
 import { canTransition, type TaskStatus } from './status';
 import { CompiledSchedule, type ScheduleDefinition } from '../runner/schedules';
@@ -23,6 +24,7 @@ import type { TaskHealth, UpkeepMetrics } from '../metrics/metrics-types';
 import { taskAggregates, taskHealthOf } from '../metrics/task-metrics-query';
 import { toPrometheus } from '../metrics/prometheus';
 import { UpkeepInternals, type PoolStatsSource } from './upkeep-internals';
+import { auditAction, type AuditActor } from '../admin/audit';
 
 /** Options of `new Upkeep(...)`. */
 export interface UpkeepOptions {
@@ -32,8 +34,12 @@ export interface UpkeepOptions {
   processors?: ProcessorClass[];
   /** Settings (camelCase) or the seed's YAML shape (`{ tasks: { max_queue_size: ... } }`). */
   settings?: UpkeepSettingsInput | UpkeepYamlSettings;
-  /** Where upkeep logs. @defaultValue console, warnings and errors only */
-  logger?: UpkeepLogger;
+  /**
+   * Where upkeep logs: pino, winston, bunyan, console or an {@link UpkeepLogger}, taken as they are
+   * (style detected). Runner start/stop and each task's start and end are logged at info,
+   * failures at warn/error. @defaultValue console, warnings and errors only
+   */
+  logger?: UpkeepLogger | HostLogger;
   /** Clock used for scheduling (tests may fake it). @defaultValue () => new Date() */
   clock?: () => Date;
   /** Cron schedules; every runner ticks them and each occurrence is enqueued exactly once. */
@@ -86,7 +92,7 @@ export class Upkeep {
     this.settings = resolveSettings(options.settings);
     this.registry = new ProcessorRegistry(options.processors ?? []);
     this.events = new UpkeepEvents();
-    const logger = options.logger ?? consoleLogger('warn');
+    const logger = toUpkeepLogger(options.logger ?? consoleLogger('warn'));
     const store = new TaskStore(dataSource);
     const runnerStore = new TaskStore(dataSource, { background: true });
     const recorder = new EventRecorder(runnerStore.db, (error) =>
@@ -97,6 +103,7 @@ export class Upkeep {
       }),
     );
     this.internals = new UpkeepInternals(store, this.registry, this.settings, this.events, recorder, logger, options.clock);
+    attachLifecycleLogger(this.events, logger);
     this.internals.runnerStore = runnerStore;
     this.internals.runnerRegistry = new RunnerRegistryStore(runnerStore.db);
     if (options.schedules !== undefined && !Array.isArray(options.schedules)) throw new InvalidArgumentError('new Upkeep(options): schedules must be an array');
@@ -262,13 +269,17 @@ export class Upkeep {
   /**
    * Cancels a task: PENDING, INACTIVE or PAUSED tasks become CANCELLED at once; a WORKING
    * task's signal aborts and it ends CANCELLED when its processor returns. Returns the task
-   * as it is after the request.
+   * as it is after the request. With `by`, the action is stored in the audit trail.
    */
-  async cancelTask(id: string): Promise<MaintenanceTask> {
+  cancelTask(id: string, by?: AuditActor): Promise<MaintenanceTask> {
+    return this.audited(by, 'cancel', id, () => this.cancelNow(id));
+  }
+
+  private async cancelNow(id: string): Promise<MaintenanceTask> {
     const task = await this.mustGet(id);
     const now = this.internals.now();
     if (task.status === 'WORKING') {
-      if (!(await this.store.requestControl(id, 'cancel', now))) return this.cancelTask(id);
+      if (!(await this.store.requestControl(id, 'cancel', now))) return this.cancelNow(id);
       for (const runner of this.internals.localRunners) if (runner.interrupt(id, 'cancel')) break;
       return this.mustGet(id);
     }
@@ -280,7 +291,7 @@ export class Upkeep {
       now,
       { from: [task.status] },
     );
-    if (!ok) return this.cancelTask(id); // the task moved meanwhile: decide again on its new status
+    if (!ok) return this.cancelNow(id); // the task moved meanwhile: decide again on its new status
     const updated = await this.mustGet(id);
     this.internals.publish('task:cancelled', { task: updated, reason: 'cancelled', by: 'admin' });
     const dependents = await this.store.cancelDependents([id], now);
@@ -292,30 +303,43 @@ export class Upkeep {
 
   /**
    * Pauses a task: PENDING becomes PAUSED at once; a WORKING task stops at its next safe
-   * point (its signal aborts) and becomes PAUSED with its cursor kept.
+   * point (its signal aborts) and becomes PAUSED with its cursor kept. With `by`, audited.
    */
-  async pauseTask(id: string): Promise<MaintenanceTask> {
+  pauseTask(id: string, by?: AuditActor): Promise<MaintenanceTask> {
+    return this.audited(by, 'pause', id, () => this.pauseNow(id));
+  }
+
+  private async pauseNow(id: string): Promise<MaintenanceTask> {
     const task = await this.mustGet(id);
     const now = this.internals.now();
     if (task.status === 'WORKING') {
-      if (!(await this.store.requestControl(id, 'pause', now))) return this.pauseTask(id);
+      if (!(await this.store.requestControl(id, 'pause', now))) return this.pauseNow(id);
       for (const runner of this.internals.localRunners) if (runner.interrupt(id, 'pause')) break;
       return this.mustGet(id);
     }
     if (task.status !== 'PENDING') throw new IllegalTransitionError(id, task.status, 'PAUSED');
-    if (!(await this.store.transition(id, 'PAUSED', {}, now, { from: ['PENDING'] }))) return this.pauseTask(id);
+    if (!(await this.store.transition(id, 'PAUSED', {}, now, { from: ['PENDING'] }))) return this.pauseNow(id);
     const updated = await this.mustGet(id);
     this.internals.publish('task:paused', { task: updated });
     return updated;
   }
 
-  /** Resumes a PAUSED task (back to PENDING, due now, keeping its cursor). */
-  async resumeTask(id: string): Promise<MaintenanceTask> {
-    return this.reschedule(id, ['PAUSED'], 'task:resumed');
+  /** Resumes a PAUSED task (back to PENDING, due now, keeping its cursor). With `by`, audited. */
+  resumeTask(id: string, by?: AuditActor): Promise<MaintenanceTask> {
+    return this.audited(by, 'resume', id, () => this.reschedule(id, ['PAUSED'], 'task:resumed'));
   }
 
-  /** Activates an INACTIVE task (back to PENDING, due at its `start_at`). */
-  async activateTask(id: string): Promise<MaintenanceTask> {
+  /** Runs an admin action, stored in the audit trail when an actor is given. */
+  private audited(by: AuditActor | undefined, action: string, id: string, act: () => Promise<MaintenanceTask>): Promise<MaintenanceTask> {
+    return by ? auditAction(this, by, action, id, act) : act();
+  }
+
+  /** Activates an INACTIVE task (back to PENDING, due at its `start_at`). With `by`, audited. */
+  activateTask(id: string, by?: AuditActor): Promise<MaintenanceTask> {
+    return this.audited(by, 'start', id, () => this.activateNow(id));
+  }
+
+  private async activateNow(id: string): Promise<MaintenanceTask> {
     const task = await this.mustGet(id);
     if (task.status !== 'INACTIVE') throw new IllegalTransitionError(id, task.status, 'PENDING', 'only INACTIVE tasks can be activated');
     if (!(await this.store.transition(id, 'PENDING', {}, this.internals.now(), { from: ['INACTIVE'] }))) {
@@ -326,9 +350,9 @@ export class Upkeep {
     return this.mustGet(id);
   }
 
-  /** Re-queues a task that ended in ERROR or CANCELLED, with a fresh set of attempts. */
-  async retryTask(id: string): Promise<MaintenanceTask> {
-    return this.reschedule(id, ['ERROR', 'CANCELLED'], 'task:retried', { attempts: 0, failureReason: null, unfinish: true });
+  /** Re-queues a task that ended in ERROR or CANCELLED, with a fresh set of attempts. With `by`, audited. */
+  retryTask(id: string, by?: AuditActor): Promise<MaintenanceTask> {
+    return this.audited(by, 'retry', id, () => this.reschedule(id, ['ERROR', 'CANCELLED'], 'task:retried', { attempts: 0, failureReason: null, unfinish: true }));
   }
 
   private async reschedule(

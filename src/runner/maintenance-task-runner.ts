@@ -314,7 +314,7 @@ export class MaintenanceTaskRunner implements RunnerCore {
   // ---------------------------------------------------------------- running
 
   private startTask(task: MaintenanceTask, device: string | null, reservedMb: number, failWith?: 'device_unavailable'): void {
-    const logger = childLogger(this.up.logger, { taskId: task.id, processorType: task.processorType });
+    const logger = childLogger(this.up.logger, { taskId: task.id, processorType: task.processorType, attempt: task.attempts, device });
     const flight = {} as InFlight;
     if (device !== null) {
       this.placement?.reserve(task.id, device, reservedMb);
