@@ -3,7 +3,7 @@ import type { TaskStatus } from '../core/status';
 import type { UpkeepMetrics } from '../metrics/metrics-types';
 import { toPrometheus } from '../metrics/prometheus';
 import { eventsBefore, metricSamples, AUDIT_EVENT_TYPE, type AdminEventRow } from '../store/admin-event-queries';
-import { countTasksCapped, listTasksPage, type AdminTaskCursor, type AdminTaskFilter } from '../store/admin-task-queries';
+import { countTasksCapped, dependenciesOf, listTasksPage, type AdminTaskCursor, type AdminTaskFilter } from '../store/admin-task-queries';
 import { maskProps } from '../processor/sensitive';
 import type { AdminPermission } from './admin-types';
 import { ALL_PERMISSIONS, requirePermission } from './auth';
@@ -68,7 +68,9 @@ export async function listTasks(ctx: RouteContext) {
 }
 
 export async function getTask(ctx: RouteContext) {
-  return jsonResponse(taskDetail(ctx.upkeep, await ctx.task(ctx.params.id!)));
+  const task = await ctx.task(ctx.params.id!);
+  // Dependencies both ways (ids, at most 100 each), for the detail page.
+  return jsonResponse({ ...taskDetail(ctx.upkeep, task), ...(await dependenciesOf(dbOf(ctx.upkeep), task.id)) });
 }
 
 /** Masks sensitive props carried in stored audit details (`props` of a create). */

@@ -140,3 +140,16 @@ export async function progressChangedSince(db: Executor, since: Date, taskId: st
   );
   return rows.map((r) => ({ id: r.id as string, type: r.pt as string, done: c.readInt(r.d), total: c.readInt(r.t), updatedAt: c.readDate(r.u)! }));
 }
+
+/** Ids a task waits for, and ids of the tasks that wait for it (at most `limit` each, by id). @internal */
+export async function dependenciesOf(db: Executor, id: string, limit = 100): Promise<{ dependsOn: string[]; dependents: string[] }> {
+  const c = db.codec;
+  const table = c.id('maintenance_task_dependencies');
+  const ids = async (select: string, where: string) => {
+    const { rows } = await db.query<{ id: string }>(`SELECT ${c.id(select)} AS ${c.id('id')} FROM ${table} WHERE ${c.id(where)} = ? ORDER BY ${c.id(select)} LIMIT ?`, [id, limit]);
+    return rows.map((r) => r.id);
+  };
+  const dependsOn = await ids('depends_on_id', 'task_id');
+  const dependents = await ids('task_id', 'depends_on_id');
+  return { dependsOn, dependents };
+}
