@@ -37,8 +37,9 @@ export class ClaimLoop {
       do {
         this.pumpAgain = false;
         this.r.dispatch();
-        // Keep up to prefetchTarget claimed (running + queued), within maxQueueSize.
-        const room = Math.min(this.prefetchTarget - this.r.inFlight.size, this.r.up.settings.maxQueueSize) - this.r.queue.size;
+        // Keep up to prefetchTarget claimed (running + queued + finished but not yet stored), within
+        // maxQueueSize: a runner whose writes lag (or fail) stops claiming instead of running ahead.
+        const room = Math.min(this.prefetchTarget - this.r.inFlight.size - this.r.batcher.unwritten, this.r.up.settings.maxQueueSize) - this.r.queue.size;
         // Claim when the local queue runs low, so slots refill at once while work remains.
         if (this.r.stopping || room <= 0 || !this.queueLow) continue;
         const limit = Math.min(room, this.r.options.claimBatchSize);

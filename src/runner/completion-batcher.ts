@@ -7,7 +7,14 @@ export class CompletionBatcher {
   constructor(private readonly r: RunnerCore) {}
 
   completions: PendingCompletion[] = [];
+  /** Results of the batch being written right now. */
+  private writing = 0;
   flushScheduled = false;
+
+  /** Results finished but not stored yet (waiting or being written): their rows are still WORKING. */
+  get unwritten(): number {
+    return this.completions.length + this.writing;
+  }
   flushing: Promise<void> = Promise.resolve();
 
   scheduleFlush(): void {
@@ -25,6 +32,7 @@ export class CompletionBatcher {
       while (this.completions.length) {
         const batch = this.completions.splice(0);
         const now = this.r.up.now();
+        this.writing = batch.length;
         try {
           const written = new Set(await this.r.up.runnerStore.completeMany(this.r.id, batch.map(toCompletionRow), now));
           failures = 0;
@@ -38,6 +46,8 @@ export class CompletionBatcher {
             await this.writeOneByOne(batch, now);
             if (!this.completions.length) continue;
           } else this.completions.unshift(...batch);
+        } finally {
+          this.writing = 0;
         }
         // A passing outage: wait and write the same results again; the outcome never changes.
         failures++;
