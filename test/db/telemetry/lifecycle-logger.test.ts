@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DataSource } from 'typeorm';
-import { attachLifecycleLogger, MaintenanceTaskProcessor, Processor, Upkeep, type MaintenanceTask, type TaskContext, type UpkeepLogger } from '../../../src';
+import { MaintenanceTaskProcessor, Processor, Upkeep, type MaintenanceTask, type TaskContext, type UpkeepLogger } from '../../../src';
 import { databaseProblem, openTestDataSource, TEST_DB } from '../../helpers/db';
 
 const problem = await databaseProblem();
@@ -44,12 +44,11 @@ describe.skipIf(problem)(`lifecycle logging on ${TEST_DB}`, () => {
 
   it('logs runner start, task start, completion, failure (error, with the reason) and runner stop with the task id', async () => {
     const { logger, lines } = capturing();
+    // The facade attaches the lifecycle logger itself: no extra wiring by the host.
     const upkeep = new Upkeep({ dataSource, processors: [OkProcessor, FailProcessor], logger });
-    const detach = attachLifecycleLogger(upkeep.events, logger);
     const ok = await upkeep.createTask(OkProcessor.create({}));
     const bad = await upkeep.createTask(FailProcessor.create({}));
     await upkeep.runDue();
-    detach();
     await upkeep.close();
 
     const runnerStart = lines.findIndex((l) => /^runner \S+ started/.test(l.message));
@@ -89,10 +88,8 @@ describe.skipIf(problem)(`lifecycle logging on ${TEST_DB}`, () => {
     });
     const log = pino({ level: 'info' }, sink);
     const upkeep = new Upkeep({ dataSource, processors: [FailProcessor], logger: log, settings: { retry: { initialDelayMs: 60_000 } } });
-    const detach = attachLifecycleLogger(upkeep.events, log);
     const task = await upkeep.createTask(FailProcessor.create({}), { maxAttempts: 2 });
     await upkeep.runDue();
-    detach();
     await upkeep.close();
     const failed = records.find((r) => r.taskId === task.id && r.outcome === 'failed')!;
     expect(failed).toMatchObject({ level: 40, processorType: 'log-fail', attempt: 1, willRetry: true, reason: 'processor_error', error: 'Test error' });
