@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { attachLifecycleLogger } from '../core/lifecycle-logger';
-import { toUpkeepLogger, type UpkeepLogger } from '../core/logger';
+import type { UpkeepLogger } from '../core/logger';
 import { stopOnSignals } from '../runner/signals';
 import { parseDuration, printJson, type CliIo } from './cli-output';
 import { openSession } from './cli-session';
@@ -79,8 +79,8 @@ export function addRunCommands(program: Command, io: CliIo, common: (c: Command)
       const graceMs = parseDuration(o.grace);
       if (graceMs === null) throw new CliError('--grace must be a duration such as 30s or 2m', EXIT.USAGE);
       const session = await openSession(io.cwd, o.config);
-      const logger = session.config.logger ? toUpkeepLogger(session.config.logger) : lineLogger(io);
-      attachLifecycleLogger(session.upkeep.events, logger);
+      // With the config's own logger the facade already logs the lifecycle there; otherwise print it.
+      if (!session.config.logger) attachLifecycleLogger(session.upkeep.events, lineLogger(io));
       const runner = session.upkeep.createRunner(o.concurrency ? { concurrency: o.concurrency } : {});
       stopOnSignals(runner, {
         graceMs,
