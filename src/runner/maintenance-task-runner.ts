@@ -19,6 +19,7 @@ import { ProgressWriter } from './progress-writer';
 import { ResourceTracker, rssMb } from './resource-tracker';
 import { delay, type InFlight, type Outcome, type RunnerCore, type RunnerStats, type StopOptions } from './runner-types';
 import { describeThrown } from './storable-result';
+import { isLockConflict } from '../store/write-errors';
 import type { MaintenanceTaskProcessor } from '../processor/maintenance-task-processor';
 
 export type { RunnerStats, StopOptions } from './runner-types';
@@ -49,7 +50,7 @@ export class MaintenanceTaskRunner implements RunnerCore {
   private stopped: Promise<void> | undefined;
   private idleWaiters: Array<() => void> = [];
   private timers: NodeJS.Timeout[] = [];
-  readonly counters: RunnerStats = { claimed: 0, completed: 0, failed: 0, retried: 0, cancelled: 0, paused: 0, handedBack: 0, rescued: 0 };
+  readonly counters: RunnerStats = { claimed: 0, completed: 0, failed: 0, retried: 0, cancelled: 0, paused: 0, handedBack: 0, rescued: 0, lockConflicts: 0 };
   private readonly wake = () => {
     this.claims.wokenAt = Date.now();
     this.claims.wakeRetried = false;
@@ -254,6 +255,13 @@ export class MaintenanceTaskRunner implements RunnerCore {
 
   reportError(during: string, error: unknown): void {
     const e = describeThrown(error);
+    if (isLockConflict(error, this.up.runnerStore.db.dialect)) {
+      // A deadlock or lock wait between runners is a lost race, not a fault: the statement is
+      // simply run again, so it is counted and logged at debug level, never a runner:error.
+      this.counters.lockConflicts++;
+      this.up.logger.debug(`runner ${this.id} ${during}: ${e.message} (retried)`);
+      return;
+    }
     this.up.logger.error(`runner ${this.id} ${during}: ${e.message}`);
     this.up.publish('runner:error', { runnerId: this.id, error: { name: e.name, message: e.message, code: e.code }, during });
   }

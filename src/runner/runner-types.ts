@@ -35,6 +35,8 @@ export interface RunnerStats {
   paused: number;
   /** Tasks handed back to PENDING (shutdown, queue timeout). */
   handedBack: number;
+  /** Statements that lost a lock race (deadlock, lock wait timeout) and were run again. */
+  lockConflicts: number;
   /** Expired leases of other runners this runner rescued. */
   rescued: number;
 }
