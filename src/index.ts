@@ -21,8 +21,8 @@ export { ProcessorRegistry } from './processor/processor-registry';
 export type { RegisteredProcessor } from './processor/processor-registry';
 
 export { MaintenanceTask, TaskMetric, TaskEvent, TaskDependency, UPKEEP_ENTITIES } from './entities';
-export type { JsonValue, TaskInfo } from './entities';
-export { UPKEEP_MIGRATIONS, UpkeepInit1764300000000, UpkeepRunners1764400000000 } from './migrations';
+export type { JsonValue, TaskInfo, TaskRunnerInfo } from './entities';
+export { UPKEEP_MIGRATIONS, UpkeepInit1764300000000, UpkeepRunners1764400000000, UpkeepTraceContext1764800000000, UpkeepRunnerInfo1764900000000 } from './migrations';
 
 export { MaintenanceTaskRunner } from './runner/maintenance-task-runner';
 export type { RunnerStats, StopOptions } from './runner/maintenance-task-runner';

@@ -4,7 +4,7 @@ import { TaskEvent } from './task-event.entity';
 import { TaskMetric } from './task-metric.entity';
 
 export { MaintenanceTask, TaskDependency, TaskEvent, TaskMetric };
-export type { JsonValue, TaskInfo } from './maintenance-task.entity';
+export type { JsonValue, TaskInfo, TaskRunnerInfo } from './maintenance-task.entity';
 
 /** Every entity upkeep needs; spread into your DataSource's `entities`. */
 export const UPKEEP_ENTITIES = [MaintenanceTask, TaskMetric, TaskEvent, TaskDependency] as const;

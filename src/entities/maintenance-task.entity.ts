@@ -16,6 +16,21 @@ export interface TaskInfo {
 }
 
 /**
+ * What the runner records about a task for itself, apart from the processor's outcome in
+ * `info` (column `runner_info`): every failed attempt, placement and out-of-memory
+ * decisions, lease expiry, hand-backs.
+ */
+export interface TaskRunnerInfo {
+  /** Every failed attempt, oldest first. */
+  attempts?: Array<{ attempt: number; at: string; reason: string; message: string }>;
+  /** Where the task should run next and why (a processor's preference, an admin pin, an OOM fallback). */
+  placement?: { device: string; reason: string; strict?: boolean };
+  /** The last out-of-memory decision: batch factor and memory the retry asks for. */
+  oom?: JsonValue;
+  [key: string]: JsonValue | undefined;
+}
+
+/**
  * One maintenance task (table `maintenance_tasks`). Column types are explicit because
  * esbuild-built code carries no `design:type` metadata.
  */
@@ -144,6 +159,14 @@ export class MaintenanceTask {
   /** True once every cleanup hook of the last attempt finished. */
   @Column({ name: 'resource_cleanup_completed', type: 'boolean', default: false })
   resourceCleanupCompleted!: boolean;
+
+  /** What the runner records about the task for itself (attempts, placement, OOM decisions); see `TaskRunnerInfo`. */
+  @Column({ name: 'runner_info', type: 'json', nullable: true })
+  runnerInfo!: TaskRunnerInfo | null;
+
+  /** W3C `traceparent` of the span that enqueued the task (null without OpenTelemetry). */
+  @Column({ name: 'trace_context', type: 'varchar', length: 255, nullable: true })
+  traceContext!: string | null;
 
   /** Optimistic-lock version, bumped by every status change. */
   @VersionColumn({ type: 'integer' })

@@ -52,7 +52,7 @@ async function insertChunk(store: TaskStore, db: Executor, part: readonly NewTas
   const c = store.codec;
   const record = (r: NewTaskRow) => ({
     id: r.id, status: r.status, processor_type: r.processorType, processor_json: r.processorJson, delay: r.delay,
-    info: r.info ?? null, created_at: now, updated_at: now, start_at: r.startAt, priority: r.priority, attempts: 0,
+    info: r.info ?? null, runner_info: r.runnerInfo ?? null, trace_context: r.traceContext ?? null, created_at: now, updated_at: now, start_at: r.startAt, priority: r.priority, attempts: 0,
     max_attempts: r.maxAttempts, timeout_ms: r.timeoutMs, unique_key: r.uniqueKey, depends_on_count: r.dependsOn.length,
     estimated_memory_mb: r.estimatedMemoryMb, assigned_device: r.assignedDevice, failure_reason: r.failureReason ?? null,
     finished_at: r.status === 'CANCELLED' || r.status === 'ERROR' ? now : null, resource_cleanup_completed: false, version: 1,
@@ -81,7 +81,7 @@ async function insertChunk(store: TaskStore, db: Executor, part: readonly NewTas
     const rec = record(r) as Record<string, unknown>;
     for (const col of cols) {
       const v = rec[col];
-      params.push(v instanceof Date ? c.date(v) : typeof v === 'boolean' ? c.bool(v) : col === 'info' ? c.json(v) : v);
+      params.push(v instanceof Date ? c.date(v) : typeof v === 'boolean' ? c.bool(v) : col === 'info' || col === 'runner_info' ? c.json(v) : v);
     }
   }
   const tuple = `(${cols.map(() => '?').join(', ')})`;

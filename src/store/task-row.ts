@@ -1,4 +1,4 @@
-import { MaintenanceTask, type TaskInfo } from '../entities/maintenance-task.entity';
+import { MaintenanceTask, type TaskRunnerInfo, type TaskInfo } from '../entities/maintenance-task.entity';
 import type { SqlCodec } from './dialect';
 
 /** Turns a raw `maintenance_tasks` row from any dialect into a `MaintenanceTask`. */
@@ -34,6 +34,8 @@ export function rowToTask(row: Record<string, unknown>, codec: SqlCodec): Mainte
   task.assignedDevice = (row.assigned_device as string | null) ?? null;
   task.serviceInstanceId = (row.service_instance_id as string | null) ?? null;
   task.resourceCleanupCompleted = codec.readBool(row.resource_cleanup_completed);
+  task.runnerInfo = safeJson<TaskRunnerInfo>(row.runner_info, codec);
+  task.traceContext = (row.trace_context as string | null | undefined) ?? null;
   task.version = codec.readInt(row.version) ?? 1;
   return task;
 }

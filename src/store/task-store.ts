@@ -1,7 +1,7 @@
 import type { DataSource } from 'typeorm';
-import { sourcesOf, type TaskFailureReason, type TaskStatus } from '../core/status';
+import { sourcesOf, type TaskStatus } from '../core/status';
 import { storableText } from '../core/storable-text';
-import type { MaintenanceTask, TaskInfo } from '../entities/maintenance-task.entity';
+import type { MaintenanceTask } from '../entities/maintenance-task.entity';
 import { executorFor, type Executor } from './executor';
 import { NOTIFY_CHANNEL } from './pg-listener';
 import { rowToTask } from './task-row';
@@ -10,63 +10,8 @@ import { insertTasks } from './task-insert';
 import { completeIn, completeMany, type CompletionRow } from './task-complete';
 import * as sweeps from './task-sweeps';
 
-/** A row to insert into `maintenance_tasks`. */
-export interface NewTaskRow {
-  id: string;
-  status: TaskStatus;
-  processorType: string;
-  processorJson: string;
-  delay: number;
-  startAt: Date;
-  priority: number;
-  maxAttempts: number;
-  timeoutMs: number | null;
-  uniqueKey: string | null;
-  dependsOn: string[];
-  estimatedMemoryMb: number | null;
-  assignedDevice: string | null;
-  failureReason?: TaskFailureReason | null;
-  info?: TaskInfo | null;
-}
-
-/** Column changes applied together with a status change. */
-export interface TaskPatch {
-  info?: TaskInfo | null;
-  failureReason?: TaskFailureReason | null;
-  lastError?: string | null;
-  startAt?: Date;
-  delay?: number;
-  cursor?: string | null;
-  processorJson?: string;
-  attempts?: number;
-  /** Releases the lease (locked_by, lease_expires_at, control → NULL). */
-  releaseLease?: boolean;
-  finished?: boolean;
-  /** Clears `finished_at` and `last_error` (admin retry). */
-  unfinish?: boolean;
-  actualMemoryMb?: number | null;
-  assignedDevice?: string | null;
-  serviceInstanceId?: string | null;
-  resourceCleanupCompleted?: boolean;
-  control?: 'cancel' | 'pause' | null;
-  progressDone?: number | null;
-  progressTotal?: number | null;
-  priority?: number;
-}
-
-/** Conditions a conditional UPDATE checks besides the transition table. */
-export interface TransitionGuard {
-  /** Only when the task is held by this runner. */
-  lockedBy?: string;
-  /** Only from these statuses (defaults to every status the table allows to reach the target). */
-  from?: readonly TaskStatus[];
-  /** Only when the lease ran out before this time (rescue: a renewed lease wins). */
-  leaseExpiredBefore?: Date;
-  /** Only this claim of the task (its `version` as claimed): a stale attempt cannot write. */
-  version?: number;
-  /** Only when no admin request (`control`) is pending, so a cancel or pause wins. */
-  noControl?: boolean;
-}
+export type { NewTaskRow, TaskPatch, TransitionGuard } from './task-store-types';
+import type { NewTaskRow, TaskPatch, TransitionGuard } from './task-store-types';
 
 /**
  * Every SQL statement upkeep runs against `maintenance_tasks` and its dependency table.
@@ -232,6 +177,7 @@ export class TaskStore {
       params.push(value);
     };
     if (patch.info !== undefined) put('info', c.json(patch.info), 'jsonb');
+    if (patch.runnerInfo !== undefined) put('runner_info', c.json(patch.runnerInfo), 'jsonb');
     if (patch.failureReason !== undefined) put('failure_reason', patch.failureReason);
     if (patch.lastError !== undefined) put('last_error', patch.lastError === null ? null : storableText(patch.lastError));
     if (patch.startAt !== undefined) put('start_at', c.date(patch.startAt));
