@@ -1,4 +1,5 @@
 import { isLockConflict } from '../store/write-errors';
+import { placementDevice } from './placement-of';
 import type { MaintenanceTask } from '../entities/maintenance-task.entity';
 import { ANY } from '../resources/device-placement';
 import type { RunnerCore } from './runner-types';
@@ -109,7 +110,7 @@ export class ClaimLoop {
   }
 
   enqueueLocal(task: MaintenanceTask): void {
-    const routing = (task.info?.placement as { device?: string } | undefined)?.device ?? ANY;
+    const routing = placementDevice(task) ?? ANY;
     if (!this.r.queue.add(task, task.priority, routing)) {
       // Cannot happen while claims respect the bound; hand it back rather than lose it.
       void this.r.outcomes.handBack([task], 'queue_timeout');

@@ -20,6 +20,7 @@ import { ResourceTracker, rssMb } from './resource-tracker';
 import { delay, type InFlight, type Outcome, type RunnerCore, type RunnerStats, type StopOptions } from './runner-types';
 import { describeThrown } from './storable-result';
 import { isLockConflict } from '../store/write-errors';
+import { placementDevice } from './placement-of';
 import type { MaintenanceTaskProcessor } from '../processor/maintenance-task-processor';
 
 export type { RunnerStats, StopOptions } from './runner-types';
@@ -289,7 +290,7 @@ export class MaintenanceTaskRunner implements RunnerCore {
       if (started) continue;
       // Nothing fits now. A task no device could ever hold fails instead of waiting forever.
       const next = this.queue.peek();
-      const routing = (next?.info?.placement as { device?: string } | undefined)?.device ?? ANY;
+      const routing = placementDevice(next) ?? ANY;
       if (next && this.placement.neverFits(routing, next.estimatedMemoryMb ?? 0)) {
         this.queue.remove(next.id);
         this.startTask(next, null, 0, 'device_unavailable');

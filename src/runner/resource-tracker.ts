@@ -1,4 +1,5 @@
 import { MetricRecorder } from '../resources/metric-recorder';
+import { placementDevice } from './placement-of';
 import { MemoryLimitExceededError } from '../core/errors';
 import type { AcquireOptions, ServiceLease } from '../pool/types';
 import type { ServicePool } from '../pool/service-pool';
@@ -18,7 +19,7 @@ export class ResourceTracker {
     this.r.up.pools.add(pool);
     // A task placed for a reason (a memory estimate or a device preference) asks for that
     // device; otherwise the pool chooses.
-    const preferred = (task.info?.placement as { device?: string } | undefined)?.device;
+    const preferred = placementDevice(task);
     const placed = flight.device !== null && (task.estimatedMemoryMb !== null || preferred !== undefined);
     const request: AcquireOptions = { device: opts.device ?? (placed ? flight.device! : (preferred ?? 'auto')), signal: opts.signal ?? ctx.signal };
     const memoryMb = opts.memoryMb ?? task.estimatedMemoryMb ?? undefined;
