@@ -1,7 +1,7 @@
 // Type-checks every ```ts / ```typescript snippet in README.md and docs/**/*.md against the
 // sources (`upkeep` and its subpaths map to src/), so the docs cannot drift from the code.
 //
-// Conventions (documented in docs/getting-started.md, "Docs that compile"):
+// Conventions (summed up in docs/README.md, "Docs that compile"):
 // - Each snippet is its own module, read the way a person reads the page: a name it uses
 //   without importing or declaring it is taken from an earlier snippet of the same page (its
 //   declarations and imports), else from `upkeep`'s entries, else from typeorm,
@@ -14,6 +14,9 @@
 //   import it as './NAME.js'.
 // - <!-- check-docs ... --> (an HTML comment, so readers do not see it): declarations of the
 //   page's placeholders (`declare const rows: Row[];`), visible to the snippets after it.
+// - <!-- check-docs file=NAME.ts ... --> : a hidden module (checked like a snippet), for a
+//   snippet that imports the host's own files (`import { dataSource } from './data-source.js'`).
+// - The host's `req.user` (what its auth middleware adds) is declared in globals.d.ts.
 // - Relative imports carry their `.js` extension (what `moduleResolution: nodenext` needs).
 // Usage: node scripts/check-docs-snippets.mjs [FILES...]   (exit 1 when a snippet fails)
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -31,11 +34,13 @@ function snippets(file) {
   const found = [];
   for (let i = 0; i < lines.length; i++) {
     if (/^\s*<!--\s*check-docs\b/.test(lines[i])) {
-      const body = [lines[i].replace(/^\s*<!--\s*check-docs/, '')];
+      // `<!-- check-docs file=NAME.ts` is a hidden module later snippets import as './NAME.js'.
+      const file = /^\s*<!--\s*check-docs\s+(file=\S+\.ts)\b/.exec(lines[i])?.[1];
+      const body = [lines[i].replace(/^\s*<!--\s*check-docs(\s+file=\S+\.ts)?/, '')];
       let j = i;
       while (!/-->\s*$/.test(body[body.length - 1]) && j + 1 < lines.length) body.push(lines[++j]);
       body[body.length - 1] = body[body.length - 1].replace(/-->\s*$/, '');
-      found.push({ line: i + 1, flags: ['context'], code: body.join('\n') });
+      found.push({ line: i + 1, flags: file ? [file] : ['context'], code: body.join('\n') });
       i = j;
       continue;
     }
@@ -113,9 +118,26 @@ const LIBRARIES = ['typeorm', 'class-validator', 'class-transformer', 'node:fs',
 const probe = join(work, 'probe.ts');
 writeFileSync(probe, [...Object.keys(paths), ...LIBRARIES].map((m, i) => `import * as m${i} from '${m}';\nexport { m${i} };`).join('\n'));
 const UNRESOLVED = new Set([2304, 2552, 18004, 2503, 2580]);
-function compile(files) {
-  const program = ts.createProgram([...files, globals, ambientModules, probe], options);
-  return { program, diagnostics: ts.getPreEmitDiagnostics(program) };
+// Both passes share one host that keeps every parsed file outside the work folder (src/, the
+// libraries' .d.ts), so pass 2 parses only the snippets again. Diagnostics are asked of the
+// snippets alone: the checker then looks into src/ only as far as they use it (all of src/ is
+// `npm run typecheck`'s business), which keeps the check to seconds.
+const host = ts.createCompilerHost(options);
+const parsed = new Map();
+const readSource = host.getSourceFile.bind(host);
+host.getSourceFile = (fileName, languageVersion, onError, shouldCreate) => {
+  if (fileName.startsWith(work)) return readSource(fileName, languageVersion, onError, shouldCreate);
+  if (!parsed.has(fileName)) parsed.set(fileName, readSource(fileName, languageVersion, onError, shouldCreate));
+  return parsed.get(fileName);
+};
+function compile(files, oldProgram) {
+  const program = ts.createProgram([...files, globals, ambientModules, probe], options, host, oldProgram);
+  const diagnostics = [...program.getOptionsDiagnostics(), ...program.getGlobalDiagnostics()];
+  for (const f of files) {
+    const sf = program.getSourceFile(f);
+    diagnostics.push(...program.getSyntacticDiagnostics(sf), ...program.getSemanticDiagnostics(sf));
+  }
+  return { program, diagnostics };
 }
 const first = compile(checked.map((e) => e.path));
 const exportsOf = new Map(); // name -> module
@@ -203,7 +225,7 @@ for (const [dir, list] of pages) {
     for (const [n, v] of declarationsOf(e.path)) if (!(v.kind === 'import' && v.text.includes('./context-'))) seen.set(n, v);
   }
 }
-const second = compile(checked.map((e) => e.path));
+const second = compile(checked.map((e) => e.path), first.program);
 const bySnippet = new Map(checked.map((e) => [e.path, []]));
 for (const d of second.diagnostics) {
   if (!d.file) {

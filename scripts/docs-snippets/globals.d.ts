@@ -2,9 +2,28 @@
 // set up, and placeholders for the host's own code. Each snippet is a module, so one that
 // defines a name of its own shadows these.
 import type { DataSource, EntityManager } from 'typeorm';
-import type { MaintenanceTask, MaintenanceTaskRunner, ProcessorClass, ServicePool, TaskContext, Upkeep } from 'upkeep';
+import type { AdminRole, MaintenanceTask, MaintenanceTaskRunner, ProcessorClass, ServicePool, TaskContext, Upkeep } from 'upkeep';
+
+/** The signed-in user a host's auth middleware or guard puts on the request (as passport does). */
+interface HostUser {
+  id: string;
+  admin?: boolean;
+  roles?: AdminRole[];
+}
+
+// What a host's auth layer declares for `req.user` (passport's types do this for Express).
+declare module 'fastify' {
+  interface FastifyRequest {
+    user?: HostUser;
+  }
+}
 
 declare global {
+  namespace Express {
+    interface Request {
+      user?: HostUser;
+    }
+  }
   /** The host's Upkeep (README, step 2). */
   const upkeep: Upkeep;
   /** The host's initialized DataSource. */
