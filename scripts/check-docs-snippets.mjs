@@ -251,6 +251,60 @@ for (const e of checked) {
   if (diags.length) failed++;
 }
 rmSync(work, { recursive: true, force: true });
+
+// Links. README.md is also the npm page, where a relative link leads nowhere: its links into
+// the repository are absolute (package.json `repository`, branch main). Every link into the
+// repository, relative or absolute, names a file that exists and, for a page, a heading it has.
+const repoUrl = `${pkg.repository.url.replace(/^git\+/, '').replace(/\.git$/, '')}/`;
+const slugs = new Map(); // markdown file -> its GitHub heading anchors
+function anchorsOf(file) {
+  if (!slugs.has(file)) {
+    const set = new Set();
+    const text = readFileSync(file, 'utf8').replace(/^\s*```[\s\S]*?^\s*```/gm, '');
+    for (const m of text.matchAll(/^#{1,6}\s+(.*)$/gm)) {
+      const base = m[1].trim().toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/\s/g, '-');
+      let slug = base;
+      for (let k = 1; set.has(slug); k++) slug = `${base}-${k}`;
+      set.add(slug);
+    }
+    for (const m of text.matchAll(/<a\s+(?:name|id)="([^"]+)"/g)) set.add(m[1]);
+    slugs.set(file, set);
+  }
+  return slugs.get(file);
+}
+for (const doc of targets) {
+  const rel = relative(root, doc);
+  const isReadme = rel === 'README.md';
+  const lines = readFileSync(doc, 'utf8').split('\n');
+  let fenced = false;
+  for (const [n, text] of lines.entries()) {
+    if (/^\s*```/.test(text)) fenced = !fenced;
+    if (fenced) continue;
+    const prose = text.replace(/`[^`]*`/g, '');
+    for (const m of prose.matchAll(/\]\(([^)\s]+)(?:\s+"[^"]*")?\)|<img\s[^>]*src="([^"]+)"/g)) {
+      const link = m[1] ?? m[2];
+      let target;
+      if (link.startsWith(repoUrl)) {
+        const at = /^(?:blob|tree)\/main\/([^#?]*)(#.*)?$/.exec(link.slice(repoUrl.length));
+        if (!at) continue; // issues, releases, ...
+        target = join(root, decodeURIComponent(at[1])) + (at[2] ?? '');
+      } else if (/^[a-z][a-z0-9+.-]*:/i.test(link)) {
+        continue;
+      } else {
+        if (isReadme && !link.startsWith('#')) {
+          problems.push(`${rel}:${n + 1}: relative link '${link}' does not resolve on the npm page (use ${repoUrl}blob/main/...)`);
+          continue;
+        }
+        target = link.startsWith('#') ? doc + link : join(dirname(doc), link);
+      }
+      const [path, anchor] = target.split('#');
+      let ok = true;
+      try { readdirSync(path); } catch { try { readFileSync(path); } catch { ok = false; } }
+      if (!ok) problems.push(`${rel}:${n + 1}: link '${link}': no such file in the repository`);
+      else if (anchor && path.endsWith('.md') && !anchorsOf(path).has(anchor)) problems.push(`${rel}:${n + 1}: link '${link}': ${relative(root, path)} has no heading #${anchor}`);
+    }
+  }
+}
 const skipped = entries.filter((e) => e.skip).length;
 if (problems.length) {
   for (const p of problems) console.error(p);
