@@ -38,7 +38,7 @@ export function getExampleDataSource(): DataSource {
   return exampleDataSource;
 }
 
-/** What one task reports; stored in `task.info.result`. */
+/** What one task reports; stored as `task.info`. */
 export interface UserVersionUpgradeResult {
   /** Users this task brought up to `ORG_SETTINGS_VERSION`. */
   upgraded: number;

@@ -141,7 +141,7 @@ describe('UserVersionUpgradeProcessor on SQLite', () => {
     await upkeep.runDue();
     const done = (await upkeep.getTask(first.id))!;
     expect(done.status).toBe('COMPLETED');
-    expect(done.info!.result).toEqual({ upgraded: 60, skipped: 40 });
+    expect(done.info).toEqual({ upgraded: 60, skipped: 40 });
     expect(done.progressDone).toBe(60);
 
     const after = await load(outdated);
@@ -156,7 +156,7 @@ describe('UserVersionUpgradeProcessor on SQLite', () => {
     await upkeep.runDue();
     const again = (await upkeep.getTask(second.id))!;
     expect(again.status).toBe('COMPLETED');
-    expect(again.info!.result).toEqual({ upgraded: 0, skipped: 100 });
+    expect(again.info).toEqual({ upgraded: 0, skipped: 100 });
     expect((await load(outdated)).map((u) => u.updatedAt)).toEqual(after.map((u) => u.updatedAt));
   });
 
@@ -165,7 +165,7 @@ describe('UserVersionUpgradeProcessor on SQLite', () => {
     const { ids } = await seed('b', 5);
     const task = await upkeep.createTask(UserVersionUpgradeProcessor.create({ userIds: [...ids, 'nobody-1', 'nobody-2'] }));
     await upkeep.runDue();
-    expect((await upkeep.getTask(task.id))!.info!.result).toEqual({ upgraded: 3, skipped: 4 });
+    expect((await upkeep.getTask(task.id))!.info).toEqual({ upgraded: 3, skipped: 4 });
   });
 
   it('create() rejects 101 ids (and non-string ids) with ProcessorValidationError naming userIds', () => {

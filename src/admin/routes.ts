@@ -26,7 +26,7 @@ const TASK_SUMMARY = obj({
   startedAt: nullable(str({ format: 'date-time' })), finishedAt: nullable(str({ format: 'date-time' })), failureReason: nullable(str()),
   lastError: nullable(str()), device: nullable(str()), uniqueKey: nullable(str()), progress: obj({ done: nullable(int()), total: nullable(int()) }), control: nullable(str()),
 });
-const TASK_DETAIL: JsonSchema = { ...TASK_SUMMARY, properties: { ...(TASK_SUMMARY.properties as object), props: { type: 'object', description: 'Stored props; @Sensitive() ones masked' }, info: { type: ['object', 'null'] }, errorHistory: { type: 'array' }, attempts: int() } };
+const TASK_DETAIL: JsonSchema = { ...TASK_SUMMARY, properties: { ...(TASK_SUMMARY.properties as object), props: { type: 'object', description: 'Stored props; @Sensitive() ones masked' }, info: { type: ['object', 'null'], description: "The outcome: the processor's returned object on COMPLETED (a non-object result as { result }), { error, errorName, errorCode?, attempt } after a failure (error: the message)" }, runnerInfo: { type: ['object', 'null'], description: 'What the runner recorded: attempts, placement, oom' }, errorHistory: { type: 'array', description: 'Every failed attempt (runnerInfo.attempts)' }, lastErrorDetail: { type: ['object', 'null'] }, attempts: int() } };
 const EVENT = obj({ id: int(), taskId: nullable(str()), type: str(), timestamp: str({ format: 'date-time' }), details: { type: ['object', 'null'] } });
 const ACTION_RESULT = obj({ task: TASK_DETAIL, pending: nullable(str({ enum: ['cancel', 'pause', null] as never })) });
 

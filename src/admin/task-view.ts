@@ -21,6 +21,21 @@ export function propsOf(upkeep: Upkeep, task: MaintenanceTask): unknown {
 
 const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
 
+/**
+ * The last error's message without its stack (`last_error` holds the message and then the
+ * stack, which is internal and never served): `info.error` while the task stands failed,
+ * else the last recorded attempt's message, else `last_error` as written (admin actions).
+ */
+function lastErrorMessage(task: MaintenanceTask): string | null {
+  if (task.status !== 'COMPLETED' && typeof task.info?.error === 'string') return task.info.error;
+  const attempts = task.runnerInfo?.attempts;
+  if (task.lastError && Array.isArray(attempts) && attempts.length) {
+    const last = attempts[attempts.length - 1]!.message;
+    if (task.lastError.startsWith(last)) return last;
+  }
+  return task.lastError;
+}
+
 /** A task as the list returns it (no info, no props). */
 export function taskSummary(task: MaintenanceTask) {
   return {
@@ -36,7 +51,7 @@ export function taskSummary(task: MaintenanceTask) {
     startedAt: iso(task.startedAt),
     finishedAt: iso(task.finishedAt),
     failureReason: task.failureReason,
-    lastError: task.lastError,
+    lastError: lastErrorMessage(task),
     device: task.assignedDevice,
     uniqueKey: task.uniqueKey,
     progress: { done: task.progressDone, total: task.progressTotal },
@@ -44,19 +59,20 @@ export function taskSummary(task: MaintenanceTask) {
   };
 }
 
-/** A task with everything the detail view shows: props (masked), info, error history, attempts. */
+/** A task with everything the detail view shows: props (masked), info, what the runner recorded, error history, attempts. */
 export function taskDetail(upkeep: Upkeep, task: MaintenanceTask) {
-  const info = task.info ? { ...task.info } : null;
-  if (info?.error) {
-    const { stack: _stack, ...error } = info.error; // a stack is internal: never served
-    info.error = error;
-  }
+  const info = task.info;
+  const failed = task.status !== 'COMPLETED' && typeof info?.error === 'string';
+  const attempts = task.runnerInfo?.attempts;
   return {
     ...taskSummary(task),
     props: propsOf(upkeep, task),
+    // The seed's shape: the returned object on COMPLETED, { error, errorName, errorCode?, attempt } after a failure.
     info,
-    errorHistory: Array.isArray(info?.attempts) ? info.attempts : [],
-    lastErrorDetail: info?.error ? { name: info.error.name, message: info.error.message, code: info.error.code ?? null, attempt: info.error.attempt ?? null } : null,
+    // Attempts, placement and out-of-memory decisions (runner_info).
+    runnerInfo: task.runnerInfo,
+    errorHistory: Array.isArray(attempts) ? attempts : [],
+    lastErrorDetail: failed ? { name: info!.errorName ?? 'Error', message: info!.error as string, code: info!.errorCode ?? null, attempt: info!.attempt ?? null } : null,
     delay: task.delay,
     timeoutMs: task.timeoutMs,
     lockedBy: task.lockedBy,

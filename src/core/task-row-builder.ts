@@ -5,6 +5,7 @@ import { getProcessorMetadata } from '../processor/processor-metadata';
 import { serializeProcessor, validateProcessor } from '../processor/serialization';
 import type { NewTaskRow, TaskStore } from '../store/task-store';
 import { InvalidArgumentError } from './errors';
+import { failureInfo } from './task-info';
 import type { UpkeepSettings } from './settings';
 
 /** Options of `createTask` (and of each item of `createTasks`). */
@@ -87,7 +88,7 @@ export function buildTaskRow(
     estimatedMemoryMb: resources?.memoryMb !== undefined ? Math.round(resources.memoryMb) : null,
     // The seed assigns a device at creation; 'auto' is decided when the task starts.
     assignedDevice: preferred ?? null,
-    ...(preferred ? { info: { placement: { device: preferred, reason: 'processor_preference' } } } : {}),
+    ...(preferred ? { runnerInfo: { placement: { device: preferred, reason: 'processor_preference' } } } : {}),
   };
 }
 
@@ -106,7 +107,7 @@ export async function checkDependencies(store: TaskStore, rows: NewTaskRow[]): P
     if (failed) {
       row.status = 'CANCELLED';
       row.failureReason = 'dependency_failed';
-      row.info = { error: { name: 'DependencyFailed', message: `Task ${failed} this one depends on had already failed or been cancelled` } };
+      row.info = failureInfo({ name: 'DependencyFailed', message: `Task ${failed} this one depends on had already failed or been cancelled` }, 0);
     }
   }
 }

@@ -46,6 +46,8 @@ export class UpkeepInternals {
   services: Readonly<Record<string, unknown>> = Object.freeze({});
   /** Prunes by the retention policy. */
   prune!: () => Promise<unknown>;
+  /** The active trace context (W3C `traceparent`) `createTask` stores with a task; set by `instrumentUpkeep`. */
+  currentTraceContext: (() => string | null) | undefined;
 
   constructor(
     readonly store: TaskStore,

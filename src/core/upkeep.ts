@@ -8,6 +8,7 @@ import { MaintenanceTaskRunner, type RunnerStats } from '../runner/maintenance-t
 import type { RunnerOptions } from '../runner/runner-options';
 import { TaskStore, type NewTaskRow } from '../store/task-store';
 import { buildTaskRow, checkDependencies, type CreateTaskOptions } from './task-row-builder';
+import { failureInfo } from './task-info';
 
 export { buildTaskRow, checkDependencies, type CreateTaskOptions };
 import { RunnerRegistryStore, type RunnerInfo } from '../store/runner-registry-store';
@@ -150,6 +151,9 @@ export class Upkeep {
     if (!Array.isArray(items)) throw new InvalidArgumentError('createTasks(items): items must be an array');
     const now = this.internals.now();
     const rows = items.map((item, index) => this.toRow(item, now, `createTasks(items[${index}])`));
+    // While instrumented (upkeep/opentelemetry), each task keeps the enqueuing span's traceparent.
+    const traceContext = this.internals.currentTraceContext?.() ?? null;
+    if (traceContext) for (const row of rows) row.traceContext = traceContext;
     await this.checkDependencies(rows);
     const results = await this.store.insertTasks(rows, now);
     for (const { task, created } of results) if (created) this.internals.publish('task:created', { task });
@@ -287,7 +291,7 @@ export class Upkeep {
     const ok = await this.store.transition(
       id,
       'CANCELLED',
-      { failureReason: 'cancelled', lastError: 'Cancelled by an admin', finished: true, info: { ...(task.info ?? {}), error: { name: 'TaskCancelledError', message: 'Cancelled by an admin', code: 'CANCELLED' } } },
+      { failureReason: 'cancelled', lastError: 'Cancelled by an admin', finished: true, info: failureInfo({ name: 'TaskCancelledError', message: 'Cancelled by an admin', code: 'CANCELLED' }, task.attempts) },
       now,
       { from: [task.status] },
     );

@@ -4,14 +4,28 @@ import type { TaskFailureReason, TaskStatus } from '../core/status';
 /** JSON value as stored in `info`, `details` and processor JSON. */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
-/** Structured outcome stored in `maintenance_tasks.info`. */
+/**
+ * A task's outcome as stored in `maintenance_tasks.info` (the seed's shape):
+ * - COMPLETED: exactly the object `process()` returned (`{ processed: true }` is stored as
+ *   `{ processed: true }`); a result that is not an object (a number, a string, an array) is
+ *   stored as `{ result: value }`, and `undefined` or `null` as `null` (no info).
+ * - A failed attempt (retry PENDING, ERROR), CANCELLED, an expired lease, a failed
+ *   dependency: `{ error, errorName, errorCode?, attempt }`, `error` being the error's
+ *   message. The stack is never here: `last_error` holds the message and then the stack.
+ * What the runner records about itself (attempts, placement, out-of-memory decisions) is in
+ * `runner_info` (`TaskRunnerInfo`), not here.
+ */
 export interface TaskInfo {
-  /** Value the processor returned (on COMPLETED). */
+  /** On COMPLETED with a result that is not an object (number, string, array): that value. */
   result?: JsonValue;
-  /** Readable error of the last failed attempt. */
-  error?: { name: string; message: string; code?: string; stack?: string; attempt?: number };
-  /** Every failed attempt's error, oldest first. */
-  attempts?: Array<{ attempt: number; at: string; reason: string; message: string }>;
+  /** After a failure: the error's message (`'Test error'` for `new Error('Test error')`). */
+  error?: string;
+  /** After a failure: the error's name (`'Error'`, `'TaskTimeoutError'`, ...). */
+  errorName?: string;
+  /** After a failure: the error's code, when it has one (`'TIMEOUT'`, `'CANCELLED'`, ...). */
+  errorCode?: string;
+  /** After a failure: the attempt that failed (1 for the first; 0 when it never ran). */
+  attempt?: number;
   [key: string]: JsonValue | undefined;
 }
 
@@ -21,7 +35,7 @@ export interface TaskInfo {
  * decisions, lease expiry, hand-backs.
  */
 export interface TaskRunnerInfo {
-  /** Every failed attempt, oldest first. */
+  /** Every failed attempt (an expired lease included), oldest first; a later success keeps them. */
   attempts?: Array<{ attempt: number; at: string; reason: string; message: string }>;
   /** Where the task should run next and why (a processor's preference, an admin pin, an OOM fallback). */
   placement?: { device: string; reason: string; strict?: boolean };
@@ -60,7 +74,7 @@ export class MaintenanceTask {
   @Column({ type: 'integer', default: 0 })
   delay!: number;
 
-  /** Structured outcome: the processor's result, or the error and every attempt's error. */
+  /** The outcome as the seed has it: the processor's returned object on COMPLETED, `{ error, errorName, errorCode?, attempt }` after a failure; see `TaskInfo`. */
   @Column({ type: 'json', nullable: true })
   info!: TaskInfo | null;
 
@@ -96,7 +110,7 @@ export class MaintenanceTask {
   @Column({ name: 'failure_reason', type: 'varchar', length: 64, nullable: true })
   failureReason!: TaskFailureReason | null;
 
-  /** Message of the last error, for quick reading without parsing `info`. */
+  /** Message of the last error, then its stack: at most 8 KB, the message first (`info.error` holds the message alone). */
   @Column({ name: 'last_error', type: 'text', nullable: true })
   lastError!: string | null;
 

@@ -31,8 +31,9 @@ export interface ResourceRequest {
  */
 export abstract class MaintenanceTaskProcessor<Result = unknown> {
   /**
-   * Does the work of one task. Return a JSON-serialisable value; it is stored in
-   * `task.info.result`. Honour `ctx.signal`: it aborts on cancel, timeout and shutdown.
+   * Does the work of one task. Return a JSON-serialisable value: an object is stored as
+   * `task.info` exactly, any other value as `{ result: value }` (nothing as `null`). Honour
+   * `ctx.signal`: it aborts on cancel, timeout and shutdown.
    */
   abstract process(task: MaintenanceTask, ctx: TaskContext): Promise<Result> | Result;
 

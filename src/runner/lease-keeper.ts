@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
-import type { MaintenanceTask, TaskInfo } from '../entities/maintenance-task.entity';
-import type { EventError } from '../events/event-map';
+import type { MaintenanceTask } from '../entities/maintenance-task.entity';
+import { errorOfInfo, failureInfo, withAttempt } from '../core/task-info';
 import type { RunnerCore } from './runner-types';
 
 /** Keeps this runner's leases: heartbeats (and the runner registry row), the local lease clock check, the rescue of other runners' expired leases and the sweeps that run with it. @internal */
@@ -62,10 +62,12 @@ export class LeaseKeeper {
         // An admin asked to cancel or pause the task before its runner died: honour it.
         const to = task.control === 'cancel' ? 'CANCELLED' : 'PAUSED';
         const cancelled = to === 'CANCELLED';
-        const ok = await this.r.up.runnerStore.rescue(task, to, cancelled ? { failureReason: 'cancelled', lastError: 'Cancelled while its runner was gone' } : {}, now);
+        const message = 'Cancelled while its runner was gone';
+        const info = failureInfo({ name: 'TaskCancelledError', message, code: 'CANCELLED' }, task.attempts);
+        const ok = await this.r.up.runnerStore.rescue(task, to, cancelled ? { info, failureReason: 'cancelled', lastError: message } : {}, now);
         if (!ok) continue;
         this.r.counters.rescued++;
-        Object.assign(task, { status: to, lockedBy: null, leaseExpiresAt: null });
+        Object.assign(task, { status: to, lockedBy: null, leaseExpiresAt: null }, cancelled ? { info, failureReason: 'cancelled', lastError: message } : {});
         if (cancelled) {
           this.r.up.publish('task:cancelled', { task, reason: 'cancelled', by: 'admin' });
           await this.r.outcomes.cancelDependents([task.id]);
@@ -74,17 +76,18 @@ export class LeaseKeeper {
       }
       const requeue = task.attempts < task.maxAttempts;
       const message = `Lease of runner ${previousRunner ?? '?'} expired while the task ran (attempt ${task.attempts})`;
-      const attempts = [...(task.info?.attempts ?? []), { attempt: task.attempts, at: now.toISOString(), reason: 'lease_expired', message }];
-      const info: TaskInfo = { ...(task.info ?? {}), attempts, ...(requeue ? {} : { error: { name: 'LeaseExpired', message, code: 'LEASE_EXPIRED' } }) };
+      // The attempt is recorded in runner_info; info says how it ended, requeued or not.
+      const runnerInfo = withAttempt(task, { attempt: task.attempts, at: now.toISOString(), reason: 'lease_expired', message });
+      const info = failureInfo({ name: 'LeaseExpired', message, code: 'LEASE_EXPIRED' }, task.attempts);
       const ok = await this.r.up.runnerStore.rescue(
         task,
         requeue ? 'PENDING' : 'ERROR',
-        { info, lastError: message, failureReason: 'lease_expired', startAt: requeue ? now : undefined },
+        { info, runnerInfo, lastError: message, failureReason: 'lease_expired', startAt: requeue ? now : undefined },
         now,
       );
       if (!ok) continue;
       this.r.counters.rescued++;
-      Object.assign(task, { status: requeue ? 'PENDING' : 'ERROR', info, lockedBy: null, leaseExpiresAt: null });
+      Object.assign(task, { status: requeue ? 'PENDING' : 'ERROR', info, runnerInfo, lastError: message, failureReason: 'lease_expired', lockedBy: null, leaseExpiresAt: null });
       this.r.up.publish('task:lease-expired', { task, previousRunner, requeued: requeue });
       if (!requeue) {
         this.r.up.publish('task:failed', {
@@ -100,7 +103,8 @@ export class LeaseKeeper {
     if (this.r.options.unknownTypeTimeoutMs > 0) {
       const failedUnknown = await this.r.up.runnerStore.failUnknownTypes(this.r.processorTypes, new Date(now.getTime() - this.r.options.unknownTypeTimeoutMs), now, 100);
       for (const task of failedUnknown) {
-        this.r.up.publish('task:failed', { task, error: task.info!.error as EventError, reason: 'unknown_processor', willRetry: false });
+        const error = errorOfInfo(task.info) ?? { name: 'UnknownProcessorError', message: task.lastError ?? `No runner knows processor type "${task.processorType}"`, code: 'UNKNOWN_PROCESSOR' };
+        this.r.up.publish('task:failed', { task, error, reason: 'unknown_processor', willRetry: false });
         await this.r.outcomes.cancelDependents([task.id]);
       }
     }

@@ -1,5 +1,6 @@
 import type { TaskFailureReason } from '../core/status';
-import type { MaintenanceTask, TaskInfo } from '../entities/maintenance-task.entity';
+import type { MaintenanceTask } from '../entities/maintenance-task.entity';
+import { completedInfo, failureInfo, lastErrorText, withAttempt } from '../core/task-info';
 import type { MaintenanceTaskProcessor } from '../processor/maintenance-task-processor';
 import { serializeProcessor } from '../processor/serialization';
 import { retryDelayMs } from './backoff';
@@ -49,8 +50,8 @@ export class OutcomeWriter {
     };
     switch (outcome.kind) {
       case 'completed': {
-        const info: TaskInfo = { ...(task.info ?? {}), result: outcome.result };
-        delete info.error;
+        // The seed's shape: info is exactly what the processor returned.
+        const info = completedInfo(outcome.result);
         if (this.r.placement) task.actualMemoryMb = Math.round(flight.peakMemoryMb);
         const completion = { task, info, result: outcome.result, durationMs: Date.now() - flight.startedAt, cleanupDone, progressDone: ctx.progressDone };
         const tx = flight.tx;
@@ -63,8 +64,9 @@ export class OutcomeWriter {
         return;
       }
       case 'failed': {
-        const attempts = [...(task.info?.attempts ?? []), { attempt: task.attempts, at: now.toISOString(), reason: outcome.reason, message: outcome.error.message }];
-        const info: TaskInfo = { ...(task.info ?? {}), error: { ...outcome.error, attempt: task.attempts }, attempts };
+        const runnerInfo = withAttempt(task, { attempt: task.attempts, at: now.toISOString(), reason: outcome.reason, message: outcome.error.message });
+        const info = failureInfo(outcome.error, task.attempts);
+        const lastError = lastErrorText(outcome.error);
         let willRetry = outcome.retryable && !NON_RETRYABLE.has(outcome.reason) && task.attempts < task.maxAttempts;
         let processorJson = processor && willRetry ? this.propsOf(processor, task) : undefined;
         let priority: number | undefined;
@@ -74,8 +76,8 @@ export class OutcomeWriter {
           const decision = this.r.errorHandler.handleOomError(task, { error: outcome.thrown, device: ranOn, processor, deviceFreeMb: device?.freeMemoryMb ?? null });
           willRetry = decision.action !== 'give_up';
           if (decision.processorJson) processorJson = decision.processorJson;
-          if (decision.routeDevice) info.placement = { device: decision.routeDevice, reason: 'oom_cpu_fallback' };
-          info.oom = { batchFactor: decision.batchFactor, memory: decision.memory };
+          if (decision.routeDevice) runnerInfo.placement = { device: decision.routeDevice, reason: 'oom_cpu_fallback' };
+          runnerInfo.oom = { batchFactor: decision.batchFactor, memory: decision.memory };
           priority = task.priority - 1; // the seed: requeue with lower priority
         }
         if (willRetry) {
@@ -86,13 +88,13 @@ export class OutcomeWriter {
             this.r.up.runnerStore.transition(
               task.id,
               'PENDING',
-              { ...base, info, failureReason: outcome.reason, lastError: outcome.error.message, startAt: retryAt, delay: wait, processorJson, priority },
+              { ...base, info, runnerInfo, failureReason: outcome.reason, lastError, startAt: retryAt, delay: wait, processorJson, priority },
               now,
               guard,
             ),
           );
           if (!ok) return this.lostRace(task, 'retry');
-          Object.assign(task, { status: 'PENDING', info, failureReason: outcome.reason, lastError: outcome.error.message, startAt: retryAt });
+          Object.assign(task, { status: 'PENDING', info, runnerInfo, failureReason: outcome.reason, lastError, startAt: retryAt });
           if (processorJson) task.processorJson = processorJson;
           if (priority !== undefined) task.priority = priority;
           this.r.counters.retried++;
@@ -101,17 +103,17 @@ export class OutcomeWriter {
         }
         const finalGuard = { ...guard, noControl: false }; // a final failure stands whatever was requested
         const ok = await this.writeOutcome('fail', () =>
-          this.r.up.runnerStore.transition(task.id, 'ERROR', { ...base, info, failureReason: outcome.reason, lastError: outcome.error.message, finished: true }, now, finalGuard),
+          this.r.up.runnerStore.transition(task.id, 'ERROR', { ...base, info, runnerInfo, failureReason: outcome.reason, lastError, finished: true }, now, finalGuard),
         ).catch(async (error: unknown) => {
           // The database refused something in the details: keep the reason and a message it takes.
           const message = `The database refused the error details: ${describeThrown(error).message}`;
-          const bare: TaskInfo = { error: { name: 'UnstorableError', message, code: 'UNSTORABLE_ERROR', attempt: task.attempts } };
+          const bare = failureInfo({ name: 'UnstorableError', message, code: 'UNSTORABLE_ERROR' }, task.attempts);
           return this.writeOutcome('fail', () =>
             this.r.up.runnerStore.transition(task.id, 'ERROR', { ...base, cursor: undefined, info: bare, failureReason: outcome.reason, lastError: message, finished: true }, now, finalGuard),
           );
         });
         if (!ok) return this.lostRace(task, 'fail');
-        Object.assign(task, { status: 'ERROR', info, failureReason: outcome.reason, lastError: outcome.error.message, finishedAt: now });
+        Object.assign(task, { status: 'ERROR', info, runnerInfo, failureReason: outcome.reason, lastError, finishedAt: now });
         this.r.counters.failed++;
         this.r.up.publish('task:failed', { task, error: outcome.error, reason: outcome.reason, willRetry: false });
         await this.cancelDependents([task.id]);
@@ -119,12 +121,12 @@ export class OutcomeWriter {
       }
       case 'cancelled': {
         const message = outcome.by === 'processor' ? 'The processor cancelled the task' : 'Cancelled while running';
-        const info: TaskInfo = { ...(task.info ?? {}), error: { name: 'TaskCancelledError', message, code: 'CANCELLED' } };
+        const info = failureInfo({ name: 'TaskCancelledError', message, code: 'CANCELLED' }, task.attempts);
         const ok = await this.writeOutcome('cancel', () =>
           this.r.up.runnerStore.transition(task.id, 'CANCELLED', { ...base, info, failureReason: 'cancelled', lastError: message, finished: true }, now, { ...guard, noControl: false }),
         );
         if (!ok) return this.lostRace(task, 'cancel');
-        Object.assign(task, { status: 'CANCELLED', info, failureReason: 'cancelled', finishedAt: now });
+        Object.assign(task, { status: 'CANCELLED', info, failureReason: 'cancelled', lastError: message, finishedAt: now });
         this.r.counters.cancelled++;
         this.r.up.publish('task:cancelled', { task, reason: 'cancelled', by: outcome.by });
         await this.cancelDependents([task.id]);
@@ -158,7 +160,7 @@ export class OutcomeWriter {
     const now = this.r.up.now();
     const guard = { lockedBy: this.r.id, from: ['WORKING' as const], version: task.version };
     if (current.control === 'cancel') {
-      const info: TaskInfo = { ...(current.info ?? {}), error: { name: 'TaskCancelledError', message: 'Cancelled while running', code: 'CANCELLED' } };
+      const info = failureInfo({ name: 'TaskCancelledError', message: 'Cancelled while running', code: 'CANCELLED' }, current.attempts);
       if (await this.r.up.runnerStore.transition(task.id, 'CANCELLED', { info, failureReason: 'cancelled', lastError: 'Cancelled while running', finished: true, releaseLease: true }, now, guard)) {
         Object.assign(task, { status: 'CANCELLED', info, failureReason: 'cancelled', finishedAt: now });
         this.r.counters.cancelled++;
@@ -202,8 +204,7 @@ export class OutcomeWriter {
   async failCompletion(c: PendingCompletion, error: unknown): Promise<void> {
     const e = describeThrown(error);
     const message = `The database refused the result: ${e.message}`;
-    const info: TaskInfo = { ...(c.task.info ?? {}), error: { name: 'ResultSerializationError', message, code: 'RESULT_NOT_SERIALIZABLE' } };
-    delete info.result;
+    const info = failureInfo({ name: 'ResultSerializationError', message, code: 'RESULT_NOT_SERIALIZABLE' }, c.task.attempts);
     this.r.leaseClock.forget(c.task.id);
     const ok = await this.writeOutcome('fail', () =>
       this.r.up.runnerStore.transition(c.task.id, 'ERROR', { info, failureReason: 'result_not_serializable', lastError: message, finished: true, releaseLease: true }, this.r.up.now(), {

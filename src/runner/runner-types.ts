@@ -82,7 +82,8 @@ export interface InFlight {
 /** A successful result waiting for its batched write. @internal */
 export interface PendingCompletion {
   task: MaintenanceTask;
-  info: TaskInfo;
+  /** What `info` becomes (see `completedInfo`): the returned object, `{ result }`, or null. */
+  info: TaskInfo | null;
   result: JsonValue;
   durationMs: number;
   cleanupDone: boolean;
@@ -134,7 +135,8 @@ export function writeBackoffMs(failures: number): number {
 
 /** The row `completeMany` writes for a result. */
 export function toCompletionRow(c: PendingCompletion) {
-  return { id: c.task.id, version: c.task.version, info: c.info, actualMemoryMb: c.task.actualMemoryMb, cleanupDone: c.cleanupDone, progressDone: c.progressDone };
+  // (A null info is written as SQL NULL; CompletionRow.info is typed TaskInfo until the store says TaskInfo | null.)
+  return { id: c.task.id, version: c.task.version, info: c.info as TaskInfo, actualMemoryMb: c.task.actualMemoryMb, cleanupDone: c.cleanupDone, progressDone: c.progressDone };
 }
 
 /** Resolves after `ms` (does not keep the process alive). */

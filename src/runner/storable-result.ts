@@ -83,7 +83,11 @@ export function toStorableResult(value: unknown, options: { jsonb?: boolean; max
   return walk(value, '');
 }
 
-/** Readable description of any thrown value, for `info.error`; every text in it is storable on every dialect. */
+/**
+ * Readable description of any thrown value: its message goes to `info.error`, its name to
+ * `info.errorName`, its message and stack to `last_error` (bounded there, see `lastErrorText`);
+ * every text in it is storable on every dialect.
+ */
 export function describeThrown(thrown: unknown): { name: string; message: string; code?: string; stack?: string } {
   if (thrown instanceof Error) {
     const code = (thrown as { code?: unknown }).code;
@@ -91,7 +95,8 @@ export function describeThrown(thrown: unknown): { name: string; message: string
       name: storableText(String(thrown.name)),
       message: storableText(String(thrown.message)),
       ...(typeof code === 'string' ? { code: storableText(code) } : {}),
-      ...(thrown.stack ? { stack: storableText(String(thrown.stack).split('\n').slice(0, 8).join('\n')) } : {}),
+      // Cut to a bound well above last_error's (which keeps the message and as much of this as fits).
+      ...(thrown.stack ? { stack: storableText(String(thrown.stack).slice(0, 64 * 1024)) } : {}),
     };
   }
   let shown: string;

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { DataSource, EntityManager } from 'typeorm';
 import { InvalidArgumentError, TaskTimeoutError } from '../core/errors';
 import { toUpkeepLogger, type HostLogger, type UpkeepLogger } from '../core/logger';
-import { MaintenanceTask, type JsonValue } from '../entities/maintenance-task.entity';
+import { MaintenanceTask, type TaskInfo } from '../entities/maintenance-task.entity';
+import { completedInfo } from '../core/task-info';
 import { MaintenanceTaskProcessor, type ProcessorClass, type ProcessorProps } from '../processor/maintenance-task-processor';
 import { getProcessorMetadata } from '../processor/processor-metadata';
 import { instantiateProcessor, parseProcessorJson, serializeProcessor, validateProcessor } from '../processor/serialization';
@@ -40,8 +41,12 @@ export interface RunProcessorOptions {
 export interface RunProcessorResult<R> {
   /** What `process()` returned. */
   result: R;
-  /** The result as the runner would store it (JSON; `Date` as ISO text). Throws like the runner if it cannot be stored. */
-  info: JsonValue;
+  /**
+   * `task.info` as the runner would store it on COMPLETED: the returned object as JSON (`Date`
+   * as ISO text), a non-object result as `{ result }`, nothing as `null`. Throws like the
+   * runner if it cannot be stored.
+   */
+  info: TaskInfo | null;
   /** Every `ctx.progress(done, total)` call. */
   progress: Array<{ done: number; total: number | null }>;
   /** The last cursor saved with `ctx.saveCursor` (else the starting cursor). */
@@ -200,7 +205,7 @@ export async function runProcessor(
   }
   try {
     const result = await processor.process(task, ctx);
-    return { result, info: toStorableResult(result), ...observed, cursor: ctx.latestCursor, processor, task };
+    return { result, info: completedInfo(toStorableResult(result)), ...observed, cursor: ctx.latestCursor, processor, task };
   } finally {
     if (timer) clearTimeout(timer);
     options.signal?.removeEventListener('abort', abortFrom);

@@ -203,7 +203,7 @@ describe.skipIf(problem)(`resources on ${TEST_DB}`, () => {
     expect(done.status).toBe('COMPLETED');
     expect(done.assignedDevice).toBe('cuda:0'); // the only device with 4000 MiB free
     expect(done.serviceInstanceId).toMatch(/.+/);
-    expect((done.info!.result as { instance: string }).instance).toContain(done.serviceInstanceId!);
+    expect((done.info as { instance: string }).instance).toContain(done.serviceInstanceId!);
     expect(done.resourceCleanupCompleted).toBe(true);
     expect(done.actualMemoryMb).toBeGreaterThanOrEqual(4000); // the lease reserves the estimate
     const metrics: Array<{ processing_stage: string | null; device: string; memory_usage_mb: number }> = await dataSource.query(
@@ -263,7 +263,7 @@ describe.skipIf(problem)(`resources on ${TEST_DB}`, () => {
     const t = await waitFor(async () => ((await upkeep.getTask(task.id))?.status === 'COMPLETED' ? upkeep.getTask(task.id) : null));
     await runner.stop();
     expect(t!.attempts).toBe(2);
-    expect(t!.info!.result).toMatchObject({ batchSize: 32 });
+    expect(t!.info).toMatchObject({ batchSize: 32 });
     expect(JSON.parse(t!.processorJson).batchSize).toBe(32);
     expect(t!.priority).toBe(4);
     expect(oom.find((e) => e.taskId === task.id)).toMatchObject({ action: 'retry', batchFactor: 0.5 });
@@ -279,7 +279,7 @@ describe.skipIf(problem)(`resources on ${TEST_DB}`, () => {
     await runner.start();
     const t = await waitFor(async () => ((await upkeep.getTask(task.id))?.status === 'COMPLETED' ? upkeep.getTask(task.id) : null));
     await runner.stop();
-    expect(t!.info!.result).toMatchObject({ device: 'cpu', batchSize: 32 });
+    expect(t!.info).toMatchObject({ device: 'cpu', batchSize: 32 });
     expect(t!.assignedDevice).toBe('cpu');
   });
 
@@ -297,8 +297,8 @@ describe.skipIf(problem)(`resources on ${TEST_DB}`, () => {
     await runner.stop();
     await untracked.close();
     expect(t!.attempts).toBe(2);
-    expect(t!.info!.result).toEqual({ device: 'cpu' });
-    expect(t!.info!.placement).toMatchObject({ device: 'cpu', reason: 'oom_cpu_fallback' });
+    expect(t!.info).toEqual({ device: 'cpu' });
+    expect(t!.runnerInfo!.placement).toMatchObject({ device: 'cpu', reason: 'oom_cpu_fallback' });
   });
 
   it('gives up with OUT_OF_MEMORY after maxAttempts', async () => {

@@ -23,7 +23,7 @@ describe.skipIf(problem)(`runner behaviour on ${TEST_DB}`, () => {
     await close?.();
   });
 
-  it('retries with exponential backoff and keeps every attempt in info', async () => {
+  it('retries with exponential backoff and keeps every attempt in runner_info', async () => {
     const task = await upkeep.createTask(FlakyProcessor.create({ succeedOnAttempt: 3 }));
     const runner = upkeep.createRunner({ pollIntervalMs: 20 });
     await runner.start();
@@ -39,9 +39,9 @@ describe.skipIf(problem)(`runner behaviour on ${TEST_DB}`, () => {
     expect(times[1]! - times[0]!).toBeLessThan(1000);
     expect(times[2]! - times[1]!).toBeGreaterThanOrEqual(290);
     expect(done.attempts).toBe(3);
-    expect(done.info!.attempts).toHaveLength(2);
-    expect(done.info!.attempts![0]!.message).toBe('attempt 1 fails');
-    expect(done.info!.result).toEqual({ attempt: 3 });
+    expect(done.runnerInfo!.attempts).toHaveLength(2);
+    expect(done.runnerInfo!.attempts![0]!.message).toBe('attempt 1 fails');
+    expect(done.info).toEqual({ attempt: 3 });
   });
 
   it('gives up after maxAttempts with the last error', async () => {
@@ -52,7 +52,8 @@ describe.skipIf(problem)(`runner behaviour on ${TEST_DB}`, () => {
     await runner.stop();
     expect(t!.attempts).toBe(2);
     expect(t!.failureReason).toBe('processor_error');
-    expect(t!.info!.attempts).toHaveLength(2);
+    expect(t!.runnerInfo!.attempts).toHaveLength(2);
+    expect(t!.info).toMatchObject({ errorName: 'Error', attempt: 2 });
   });
 
   it('cancels a running task: its signal aborts and it ends CANCELLED', async () => {
@@ -112,7 +113,7 @@ describe.skipIf(problem)(`runner behaviour on ${TEST_DB}`, () => {
     await runner.stop();
     const items = processedItems.get(task.id)!;
     expect(items).toEqual(Array.from({ length: 60 }, (_, i) => i)); // each item exactly once, in order
-    expect(done!.info!.result).toMatchObject({ processedTotal: 60, resumed: true });
+    expect(done!.info).toMatchObject({ processedTotal: 60, resumed: true });
   });
 
   it('a failed iteration retries from the stored cursor, not from the start', async () => {
@@ -248,7 +249,7 @@ describe.skipIf(problem)(`runner behaviour on ${TEST_DB}`, () => {
     const t = await waitFor(async () => ((await upkeep.getTask(task.id))?.status === 'COMPLETED' ? upkeep.getTask(task.id) : null));
     await runner.stop();
     expect(t!.attempts).toBe(2);
-    expect(t!.info!.attempts![0]!.reason).toBe('lease_expired');
+    expect(t!.runnerInfo!.attempts![0]!.reason).toBe('lease_expired');
   });
 
   it('a task out of attempts whose lease expired ends in ERROR with lease_expired', async () => {
@@ -314,7 +315,7 @@ describe.skipIf(problem)(`runner behaviour on ${TEST_DB}`, () => {
     const failed = await waitFor(async () => ((await upkeep.getTask(orphan.id))?.status === 'ERROR' ? upkeep.getTask(orphan.id) : null), 5000);
     await runner.stop();
     expect(failed!.failureReason).toBe('unknown_processor');
-    expect(failed!.info!.error!.message).toMatch(/retired-type/);
+    expect(failed!.info!.error).toMatch(/retired-type/);
     expect((await upkeep.getTask(busy.id))!.status).toBe('PENDING');
     await dataSource.query(`DELETE FROM maintenance_tasks WHERE id IN (${p(1)}, ${p(2)})`, [busy.id, other.id]);
   });

@@ -46,7 +46,7 @@ describe.skipIf(problem)(`ctx.transaction: writes and COMPLETED commit together 
     await upkeep.runDue();
     const t = (await upkeep.getTask(task.id))!;
     expect(t.status).toBe('COMPLETED');
-    expect(t.info!.result).toEqual({ wrote: 'ok-1' });
+    expect(t.info).toEqual({ wrote: 'ok-1' });
     expect(await items('ok-1')).toHaveLength(1);
   });
 
@@ -55,7 +55,8 @@ describe.skipIf(problem)(`ctx.transaction: writes and COMPLETED commit together 
     await upkeep.runDue();
     const t = (await upkeep.getTask(task.id))!;
     expect(t.status).toBe('ERROR');
-    expect(t.lastError).toBe('crashed after its writes');
+    expect(t.info!.error).toBe('crashed after its writes');
+    expect(t.lastError!.startsWith('crashed after its writes\n')).toBe(true);
     expect(await items('crash-1')).toHaveLength(0);
   });
 

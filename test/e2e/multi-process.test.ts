@@ -122,7 +122,7 @@ describe.each(backends)('several runner processes on %s', (db) => {
       const task = (await upkeep.getTask(id))!;
       expect(task.status).toBe('COMPLETED');
       expect(task.attempts).toBeGreaterThanOrEqual(2);
-      expect(task.info!.attempts!.some((a) => a.reason === 'lease_expired')).toBe(true);
+      expect(task.runnerInfo!.attempts!.some((a) => a.reason === 'lease_expired')).toBe(true);
     }
     survivor.kill('SIGTERM');
     await once(survivor, 'exit');

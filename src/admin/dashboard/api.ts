@@ -34,7 +34,10 @@ export interface TaskSummary {
 
 export interface TaskDetail extends TaskSummary {
   props: Record<string, unknown>;
+  /** The processor's returned object on COMPLETED; `{ error, errorName, errorCode?, attempt }` after a failure. */
   info: Record<string, unknown> | null;
+  /** What the runner recorded: attempts, placement, oom. */
+  runnerInfo: Record<string, unknown> | null;
   errorHistory: Array<{ attempt: number; at: string; reason: string; message: string }>;
   lastErrorDetail: { name: string; message: string; code: string | null; attempt: number | null } | null;
   timeoutMs: number | null;

@@ -165,8 +165,11 @@ export function TaskDetailPage({ id }: { id: string }) {
         h('h2', null, 'Props'),
         h('p', { class: 'muted small' }, 'Sensitive props are masked by the API.'),
         h(Json, { value: t.props }),
-        h('h2', null, 'Result info'),
-        t.info && Object.keys(t.info).some((k) => k !== 'attempts' && k !== 'error') ? h(Json, { value: Object.fromEntries(Object.entries(t.info).filter(([k]) => k !== 'attempts')) }) : h(Empty, null, 'No result yet.'),
+        h('h2', null, 'Result'),
+        // info is the processor's result on COMPLETED; after a failure it is the error, shown under the errors.
+        t.status === 'COMPLETED' && t.info ? h(Json, { value: t.info }) : h(Empty, null, t.status === 'COMPLETED' ? 'The processor returned nothing.' : 'No result yet.'),
+        t.runnerInfo && (t.runnerInfo.placement || t.runnerInfo.oom) ? h('h2', null, 'Placement') : null,
+        t.runnerInfo && (t.runnerInfo.placement || t.runnerInfo.oom) ? h(Json, { value: { placement: t.runnerInfo.placement, oom: t.runnerInfo.oom } }) : null,
       ),
     ),
     h('div', { class: 'card' }, h('h2', null, 'Errors by attempt'), h(ErrorHistory, { task: t })),

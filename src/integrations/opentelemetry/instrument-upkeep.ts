@@ -56,7 +56,7 @@ export function instrumentUpkeep(upkeep: Upkeep, options: InstrumentUpkeepOption
   if (!upkeep?.events || typeof upkeep.events.on !== 'function') throw new InvalidArgumentError('instrumentUpkeep(upkeep): upkeep must be an Upkeep');
   const tracer = options.traces === false ? undefined : (options.tracerProvider ?? trace.getTracerProvider()).getTracer(SCOPE);
   const meter = options.metrics === false ? undefined : (options.meterProvider ?? metrics.getMeterProvider()).getMeter(SCOPE);
-  const readContext = options.getTraceContext ?? ((task: MaintenanceTask) => (task as MaintenanceTask & { traceContext?: string | null }).traceContext);
+  const readContext = options.getTraceContext ?? ((task: MaintenanceTask) => task.traceContext);
 
   const completed = meter?.createCounter('upkeep.tasks.completed', { description: 'Tasks completed.', unit: '{task}' });
   const failed = meter?.createCounter('upkeep.tasks.failed', { description: 'Failed attempts, by failure reason and whether a retry follows.', unit: '{attempt}' });
@@ -121,8 +121,8 @@ export function instrumentUpkeep(upkeep: Upkeep, options: InstrumentUpkeepOption
   } satisfies { [E in Parameters<Upkeep['events']['on']>[0]]?: Parameters<typeof upkeep.events.on<E>>[1] };
   for (const [event, listener] of Object.entries(listeners)) upkeep.events.on(event as never, listener as never);
 
-  // createTask stores the active trace context where the facade supports it (see docs/metrics-and-health.md).
-  const internals = upkeep.internals as unknown as { currentTraceContext?: () => string | null };
+  // createTask stores the active trace context with each task (column trace_context).
+  const internals = upkeep.internals;
   const previous = internals.currentTraceContext;
   internals.currentTraceContext = () => currentTraceContext();
 

@@ -77,7 +77,7 @@ describe(`admin API mutations, audit and bad requests (${TEST_DB})`, () => {
     const after = await upkeep.getTask(task.id);
     expect(after!.status).toBe('PENDING');
     expect(after!.startAt.getTime()).toBeLessThanOrEqual(Date.now());
-    expect(after!.info?.placement).toMatchObject({ device: 'cuda:0' });
+    expect(after!.runnerInfo?.placement).toMatchObject({ device: 'cuda:0' });
     expect(after!.assignedDevice).toBe('cuda:0');
     const before = await snapshot();
     const again = await call('POST', `/tasks/${task.id}/start`, { role: 'operator' });
