@@ -307,3 +307,117 @@ describe.skipIf(problem)(`UPKEEP_MIGRATIONS on ${TEST_DB}`, () => {
     expect(upkeepTablesIn(await readSchema(ds))).toEqual(UPKEEP_TABLES);
   });
 });
+
+describe.skipIf(problem)(`UpkeepRunnerInfo1764900000000 moves existing rows, on ${TEST_DB}`, () => {
+  let database: TestDatabase;
+  let ds: DataSource;
+  const older = UPKEEP_MIGRATIONS.filter((m) => m.name !== 'UpkeepRunnerInfo1764900000000');
+  const id = (n: number) => `00000000-0000-4000-8000-00000000000${n}`;
+  const attempt = (n: number, reason = 'processor_error') => ({ attempt: n, at: '2026-12-01T00:00:00.000Z', reason, message: `attempt ${n} fails` });
+  // Rows as the runner wrote them before runner_info: outcome and the runner's own notes together in info.
+  const OLD_ROWS: Array<{ n: number; status: string; attempts: number; info: unknown; lastError?: string }> = [
+    { n: 1, status: 'COMPLETED', attempts: 2, info: { result: { processed: true }, attempts: [attempt(1)] } },
+    { n: 2, status: 'COMPLETED', attempts: 1, info: { result: 42 } },
+    { n: 3, status: 'COMPLETED', attempts: 1, info: { result: null } },
+    {
+      n: 4,
+      status: 'ERROR',
+      attempts: 2,
+      info: { error: { name: 'Error', message: 'Test error', stack: 'Error: Test error\n    at run (job.js:1:1)', attempt: 2 }, attempts: [attempt(1), attempt(2)] },
+      lastError: 'Test error',
+    },
+    { n: 5, status: 'CANCELLED', attempts: 0, info: { error: { name: 'TaskCancelledError', message: 'Cancelled by an admin', code: 'CANCELLED' } } },
+    { n: 6, status: 'PENDING', attempts: 0, info: { placement: { device: 'cuda:0', reason: 'processor_preference' } } },
+    {
+      n: 7,
+      status: 'PENDING',
+      attempts: 1,
+      info: {
+        error: { name: 'RangeError', message: 'CUDA out of memory', attempt: 1 },
+        attempts: [attempt(1, 'out_of_memory')],
+        placement: { device: 'cpu', reason: 'oom_cpu_fallback' },
+        oom: { batchFactor: 0.5, memory: { freeMb: 10 } },
+      },
+    },
+    { n: 8, status: 'PENDING', attempts: 0, info: null },
+  ];
+
+  const open = async (migrations: DataSourceOptions['migrations']) => {
+    const source = new DataSource({ ...database.options, migrations, migrationsRun: false, synchronize: false } as DataSourceOptions);
+    await source.initialize();
+    return source;
+  };
+  const readRaw = async (n: number) => {
+    const [row] = await ds.query(sql(`SELECT info, last_error FROM maintenance_tasks WHERE id = ?`), [id(n)]);
+    return { info: typeof row.info === 'string' ? JSON.parse(row.info) : row.info, lastError: row.last_error as string | null };
+  };
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    ds = await open(older);
+    await ds.runMigrations({ transaction: 'each' });
+    const ts = dbDate(new Date());
+    for (const row of OLD_ROWS) {
+      await ds.query(
+        sql(`INSERT INTO maintenance_tasks (id, status, processor_type, processor_json, created_at, updated_at, start_at, attempts, info, last_error) VALUES (?, ?, 'old', '{}', ?, ?, ?, ?, ?, ?)`),
+        [id(row.n), row.status, ts, ts, ts, row.attempts, row.info === null ? null : JSON.stringify(row.info), row.lastError ?? null],
+      );
+    }
+    await ds.destroy();
+    ds = await open([...UPKEEP_MIGRATIONS]);
+  });
+  afterAll(async () => {
+    if (ds?.isInitialized) await ds.destroy();
+    await database?.drop();
+  });
+
+  it('up: outcomes in info as the seed has them, the runner notes in runner_info, the stack in last_error', async () => {
+    const ran = await ds.runMigrations({ transaction: 'each' });
+    expect(ran.map((m) => m.name)).toEqual(['UpkeepRunnerInfo1764900000000']);
+    const upkeep = new Upkeep({ dataSource: ds, processors: [] });
+    try {
+      const task = async (n: number) => (await upkeep.getTask(id(n)))!;
+      expect(await task(1)).toMatchObject({ info: { processed: true }, runnerInfo: { attempts: [attempt(1)] } });
+      expect(await task(2)).toMatchObject({ info: { result: 42 }, runnerInfo: null });
+      expect(await task(3)).toMatchObject({ info: null, runnerInfo: null });
+      const failed = await task(4);
+      expect(failed.info).toEqual({ error: 'Test error', errorName: 'Error', attempt: 2 });
+      expect(failed.runnerInfo).toEqual({ attempts: [attempt(1), attempt(2)] });
+      expect(failed.lastError).toBe('Test error\n    at run (job.js:1:1)');
+      expect((await task(5)).info).toEqual({ error: 'Cancelled by an admin', errorName: 'TaskCancelledError', errorCode: 'CANCELLED', attempt: 0 });
+      expect(await task(6)).toMatchObject({ info: null, runnerInfo: { placement: { device: 'cuda:0', reason: 'processor_preference' } } });
+      const oom = await task(7);
+      expect(oom.info).toEqual({ error: 'CUDA out of memory', errorName: 'RangeError', attempt: 1 });
+      expect(oom.runnerInfo).toEqual({ attempts: [attempt(1, 'out_of_memory')], placement: { device: 'cpu', reason: 'oom_cpu_fallback' }, oom: { batchFactor: 0.5, memory: { freeMb: 10 } } });
+      expect(await task(8)).toMatchObject({ info: null, runnerInfo: null });
+    } finally {
+      await upkeep.close();
+    }
+  });
+
+  it('down: the old shape back in info (the stack stays in last_error), runner_info dropped', async () => {
+    await ds.undoLastMigration({ transaction: 'each' });
+    const columns: string[] =
+      TEST_DB === 'sqlite'
+        ? (await ds.query(`PRAGMA table_info("maintenance_tasks")`)).map((c: { name: string }) => c.name)
+        : (await ds.query(sql(`SELECT column_name AS name FROM information_schema.columns WHERE table_name = 'maintenance_tasks' AND table_schema = ${TEST_DB === 'postgres' ? 'current_schema()' : 'DATABASE()'}`))).map((c: { name: string }) => c.name);
+    expect(columns).not.toContain('runner_info');
+    expect((await readRaw(1)).info).toEqual({ attempts: [attempt(1)], result: { processed: true } });
+    expect((await readRaw(2)).info).toEqual({ result: 42 });
+    expect((await readRaw(3)).info).toEqual({ result: null });
+    expect((await readRaw(4)).info).toEqual({ attempts: [attempt(1), attempt(2)], error: { name: 'Error', message: 'Test error', attempt: 2 } });
+    expect((await readRaw(5)).info).toEqual({ error: { name: 'TaskCancelledError', message: 'Cancelled by an admin', code: 'CANCELLED', attempt: 0 } });
+    expect((await readRaw(6)).info).toEqual({ placement: { device: 'cuda:0', reason: 'processor_preference' } });
+    expect((await readRaw(7)).info).toEqual(OLD_ROWS[6]!.info && { ...(OLD_ROWS[6]!.info as object), error: { name: 'RangeError', message: 'CUDA out of memory', attempt: 1 } });
+    expect((await readRaw(8)).info).toBeNull();
+    // Up again: the same rows as the first time.
+    await ds.runMigrations({ transaction: 'each' });
+    const upkeep = new Upkeep({ dataSource: ds, processors: [] });
+    try {
+      expect((await upkeep.getTask(id(1)))!).toMatchObject({ info: { processed: true }, runnerInfo: { attempts: [attempt(1)] } });
+      expect((await upkeep.getTask(id(4)))!.info).toEqual({ error: 'Test error', errorName: 'Error', attempt: 2 });
+    } finally {
+      await upkeep.close();
+    }
+  });
+});
