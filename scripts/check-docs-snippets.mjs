@@ -226,6 +226,9 @@ for (const [dir, list] of pages) {
   }
 }
 const second = compile(checked.map((e) => e.path), first.program);
+// The check runs on the sources, before any build: a file of dist/ in the program means an
+// import that bypassed the `paths` above.
+for (const f of second.program.getSourceFiles()) if (f.fileName.startsWith(join(root, 'dist') + '/')) problems.push(`TypeScript: a snippet resolved ${relative(root, f.fileName)}; check:docs must read src/, not a build`);
 const bySnippet = new Map(checked.map((e) => [e.path, []]));
 for (const d of second.diagnostics) {
   if (!d.file) {
