@@ -56,10 +56,8 @@ describe.skipIf(problem)(`upkeep/opentelemetry on ${TEST_DB}`, () => {
   });
 
   it('one span per attempt, child of the enqueuing span, with id, type, attempt, device and outcome; metrics through the meter', async () => {
-    // The stored trace context, keyed by task id: what trace_context holds once the facade stores it.
-    const stored = new Map<string, string>();
     const upkeep = new Upkeep({ dataSource, processors: [Flaky], settings: { retry: { initialDelayMs: 1, jitter: 0 } } });
-    const instrumentation = instrumentUpkeep(upkeep, { tracerProvider, meterProvider, getTraceContext: (task) => stored.get(task.id) });
+    const instrumentation = instrumentUpkeep(upkeep, { tracerProvider, meterProvider });
 
     const tracer = tracerProvider.getTracer('host');
     const enqueue = tracer.startSpan('POST /upgrade');
@@ -67,11 +65,17 @@ describe.skipIf(problem)(`upkeep/opentelemetry on ${TEST_DB}`, () => {
       const traceparent = currentTraceContext();
       expect(traceparent).toBe(`00-${enqueue.spanContext().traceId}-${enqueue.spanContext().spanId}-01`);
       const created = await upkeep.createTask(Flaky.create({}));
-      stored.set(created.id, traceparent!);
+      // createTask stored the enqueuing span's context with the task (column trace_context).
+      expect(created.traceContext).toBe(traceparent);
       return created;
     });
     enqueue.end();
     expect(currentTraceContext()).toBeNull();
+    expect((await upkeep.getTask(task.id))!.traceContext).toBe(`00-${enqueue.spanContext().traceId}-${enqueue.spanContext().spanId}-01`);
+    // Outside any span, nothing is stored.
+    const untraced = await upkeep.createTask(Flaky.create({}), { startAt: new Date(Date.now() + 3_600_000) });
+    expect((await upkeep.getTask(untraced.id))!.traceContext).toBeNull();
+    await upkeep.cancelTask(untraced.id);
 
     // Two runDue calls: the first attempt fails and is retried by backoff, the second completes.
     await upkeep.runDue();
@@ -110,19 +114,22 @@ describe.skipIf(problem)(`upkeep/opentelemetry on ${TEST_DB}`, () => {
     instrumentation.remove();
   });
 
-  it('across processes: the attempt run here is a child of the span that enqueued the task in another process', async () => {
+  it('across processes: the attempt run here is a child of the span that enqueued the task in another process (its trace context stored with the task)', async () => {
     exporter.reset();
     const { entities: _e, migrations: _m, ...plain } = database.options as unknown as Record<string, unknown>;
     const fixture = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'enqueue-traced.ts');
     const stdout = await new Promise<string>((resolve, reject) =>
       execFile(process.execPath, ['--import', 'tsx', fixture], { env: { ...process.env, UPKEEP_TEST_DS: JSON.stringify(plain) }, timeout: 60_000 }, (error, out, err) => (error ? reject(new Error(`${error.message}\n${err}`)) : resolve(out))),
     );
-    const remote = JSON.parse(stdout.trim().split('\n').pop()!) as { taskId: string; traceparent: string; traceId: string; spanId: string; pid: number };
+    const remote = JSON.parse(stdout.trim().split('\n').pop()!) as { taskId: string; traceparent: string; traceId: string; spanId: string; exported: Array<{ name: string; traceId: string; spanId: string }>; pid: number };
     expect(remote.pid).not.toBe(process.pid);
+    // The enqueuing span as the other process's in-memory exporter saw it.
+    expect(remote.exported).toEqual([{ name: 'POST /reports', traceId: remote.traceId, spanId: remote.spanId }]);
     expect(remote.traceparent).toBe(`00-${remote.traceId}-${remote.spanId}-01`);
-    // What trace_context holds once the facade stores it; until then the host hands it over.
+    // Nothing is handed over but the database row: the runner here reads trace_context.
     const upkeep = new Upkeep({ dataSource, processors: [Remote] });
-    const instrumentation = instrumentUpkeep(upkeep, { tracerProvider, metrics: false, getTraceContext: (t) => (t.id === remote.taskId ? remote.traceparent : null) });
+    expect((await upkeep.getTask(remote.taskId))!.traceContext).toBe(remote.traceparent);
+    const instrumentation = instrumentUpkeep(upkeep, { tracerProvider, metrics: false });
     await upkeep.runDue();
     await upkeep.close();
     instrumentation.remove();
