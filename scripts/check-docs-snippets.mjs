@@ -18,6 +18,9 @@
 //   snippet that imports the host's own files (`import { dataSource } from './data-source.js'`).
 // - The host's `req.user` (what its auth middleware adds) is declared in globals.d.ts.
 // - Relative imports carry their `.js` extension (what `moduleResolution: nodenext` needs).
+// - Every code block names its language; code that is not TypeScript says what it is (sh, json, text).
+// - Links: README.md (also the npm page) links into the repository by absolute URL; every link
+//   into the repository names a file that exists and a heading the page has.
 // Usage: node scripts/check-docs-snippets.mjs [FILES...]   (exit 1 when a snippet fails)
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
@@ -281,7 +284,11 @@ for (const doc of targets) {
   const lines = readFileSync(doc, 'utf8').split('\n');
   let fenced = false;
   for (const [n, text] of lines.entries()) {
-    if (/^\s*```/.test(text)) fenced = !fenced;
+    if (/^\s*```/.test(text)) {
+      // An untagged block could be TypeScript that escapes the check: every block says its language.
+      if (!fenced && /^\s*```\s*$/.test(text)) problems.push(`${rel}:${n + 1}: code block without a language (ts, sh, json, text, ...)`);
+      fenced = !fenced;
+    }
     if (fenced) continue;
     const prose = text.replace(/`[^`]*`/g, '');
     for (const m of prose.matchAll(/\]\(([^)\s]+)(?:\s+"[^"]*")?\)|<img\s[^>]*src="([^"]+)"/g)) {
@@ -314,4 +321,4 @@ if (problems.length) {
   console.error(`\ncheck-docs-snippets: FAIL: ${problems.length} problems in ${failed} of ${checked.length} snippets (${targets.length} files${skipped ? `, ${skipped} marked ignore` : ''})`);
   process.exit(1);
 }
-console.log(`check-docs-snippets: ${checked.length} snippets in ${targets.length} files compile${skipped ? ` (${skipped} marked ignore)` : ''}; expect-error snippets fail as they should`);
+console.log(`check-docs-snippets: ${checked.length} snippets in ${targets.length} files compile${skipped ? ` (${skipped} marked ignore)` : ''}; expect-error snippets fail as they should; every code block is tagged; links resolve`);
