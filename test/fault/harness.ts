@@ -104,18 +104,44 @@ export async function quiesced(control: Control): Promise<void> {
   await until('no statement of another connection running', async () => Number((await control.query<{ n: string }>(sql))[0]!.n) === 0, 20_000, 10);
 }
 
+type AttemptRecord = { reason: string; message?: string };
+
 export interface TaskRow {
   id: string;
   status: string;
   attempts: number;
   failure_reason: string | null;
   last_error: string | null;
-  info: { error?: { message?: string; name?: string }; attempts?: Array<{ reason: string; message?: string }> } | null;
+  /** The outcome: `error` is the message (the seed's shape), or `{ message, name }` (the shape before runner_info). */
+  info: { error?: string | { message?: string; name?: string }; attempts?: AttemptRecord[] } | null;
+  /** What the runner records about the task (its failed attempts). */
+  runner_info: { attempts?: AttemptRecord[] } | null;
 }
 
+const parsed = <T>(v: unknown): T | null => (typeof v === 'string' ? (JSON.parse(v) as T) : ((v ?? null) as T | null));
+
 export async function taskRows(control: Control): Promise<TaskRow[]> {
-  const rows = await control.query<TaskRow & { info: unknown }>('SELECT id, status, attempts, failure_reason, last_error, info FROM maintenance_tasks');
-  return rows.map((r) => ({ ...r, attempts: Number(r.attempts), info: typeof r.info === 'string' ? (JSON.parse(r.info) as TaskRow['info']) : (r.info as TaskRow['info']) }));
+  const rows = await control.query<Record<string, unknown>>('SELECT id, status, attempts, failure_reason, last_error, info, runner_info FROM maintenance_tasks');
+  return rows.map((r) => ({
+    id: r.id as string,
+    status: r.status as string,
+    attempts: Number(r.attempts),
+    failure_reason: (r.failure_reason as string | null) ?? null,
+    last_error: (r.last_error as string | null) ?? null,
+    info: parsed<TaskRow['info']>(r.info),
+    runner_info: parsed<TaskRow['runner_info']>(r.runner_info),
+  }));
+}
+
+/** Every failed attempt recorded for the task (runner_info, or info in the shape before it). */
+export function attemptsOf(row: TaskRow): AttemptRecord[] {
+  return [...(row.runner_info?.attempts ?? []), ...(row.info?.attempts ?? [])];
+}
+
+/** The error message stored in `info`. */
+export function infoMessage(row: TaskRow): string {
+  const e = row.info?.error;
+  return typeof e === 'string' ? e : (e?.message ?? '');
 }
 
 /** Issue 7's summary of a fault run. */
@@ -134,6 +160,14 @@ export interface FaultSummary {
   failureMessageLost: string[];
   /** Final tasks missing a started or final event in task_events. */
   eventsMissing: string[];
+  /** For each of `eventsMissing`, the event types it lacks. */
+  missingEventTypes: Map<string, string[]>;
+  /**
+   * Tasks whose only missing events are ones a SIGKILLed runner emitted (it started, completed
+   * or failed the task): rows still in that process's memory, never flushed, die with it. Not in
+   * `eventsMissing`.
+   */
+  eventsLostWithKill: string[];
   /** Ids whose final state says result_not_serializable / "The database refused the result". */
   refusedResult: string[];
 }
@@ -142,7 +176,8 @@ export interface FaultSummary {
  * Computes the summary. `excusedLeaseLoss`: tasks whose runner was killed or frozen while it
  * held them (a lease_expired attempt is expected there). `excusedExtra`: tasks running in a
  * runner frozen past its lease (they may run once more elsewhere; a start cut off by a kill
- * excuses one more start by itself).
+ * excuses one more start by itself). `killedPids`: runner processes killed with SIGKILL (the
+ * events they had not flushed yet are lost with them: see `eventsLostWithKill`).
  */
 export async function summarise(
   control: Control,
@@ -150,6 +185,7 @@ export async function summarise(
   executions: Execution[],
   excusedLeaseLoss: Set<string> = new Set(),
   excusedExtra: Set<string> = new Set(),
+  killedPids: Set<number> = new Set(),
 ): Promise<FaultSummary> {
   const rows = await taskRows(control);
   const byTask = executionsByTask(executions);
@@ -169,7 +205,25 @@ export async function summarise(
     abortedByOwnRunner: [],
     failureMessageLost: [],
     eventsMissing: [],
+    missingEventTypes: new Map(),
+    eventsLostWithKill: [],
     refusedResult: [],
+  };
+  const byTaskAll = new Map<string, Execution[]>();
+  for (const e of executions) {
+    let list = byTaskAll.get(e.taskId);
+    if (!list) byTaskAll.set(e.taskId, (list = []));
+    list.push(e);
+  }
+  /** True when the event `type` of the task could only have come from a killed process. */
+  const emittedByKilled = (taskId: string, type: string): boolean => {
+    const mine = byTaskAll.get(taskId) ?? [];
+    const kind = type === 'started' ? 'S' : type === 'completed' ? 'E' : type === 'failed' ? 'F' : null;
+    if (!kind || !killedPids.size) return false;
+    const lines = mine.filter((e) => e.kind === kind);
+    if (!lines.length) return false;
+    // started: nobody but a killed process started it; completed/failed: a killed process ran the last execution.
+    return kind === 'S' ? lines.every((e) => killedPids.has(e.pid)) : killedPids.has(lines.reduce((a, b) => (b.at >= a.at ? b : a)).pid);
   };
   for (const row of rows) {
     const spec = specs.get(row.id);
@@ -179,17 +233,22 @@ export async function summarise(
     if (!final || (!spec.fail && ex.ends === 0)) s.lost.push(row.id);
     if (!spec.fail && row.status === 'ERROR') s.succeededButError.push(row.id);
     if (ex.starts.length > 1 + ex.cutOff && !excusedExtra.has(row.id)) s.extraExecutions.push(row.id);
-    if (!excusedLeaseLoss.has(row.id) && (row.info?.attempts ?? []).some((a) => a.reason === 'lease_expired')) s.abortedByOwnRunner.push(row.id);
+    if (!excusedLeaseLoss.has(row.id) && attemptsOf(row).some((a) => a.reason === 'lease_expired')) s.abortedByOwnRunner.push(row.id);
     if (spec.fail) {
       const marker = `original failure ${spec.label}`;
-      const stored = [row.last_error ?? '', row.info?.error?.message ?? ''];
+      const stored = [row.last_error ?? '', infoMessage(row)];
       if (row.status !== 'ERROR' || !stored.every((m) => m.includes(marker))) s.failureMessageLost.push(row.id);
     }
     if (row.failure_reason === 'result_not_serializable' || /refused the result/.test(row.last_error ?? '')) s.refusedResult.push(row.id);
     if (final) {
       const types = eventTypes.get(row.id) ?? new Set();
       const finalType = row.status === 'COMPLETED' ? 'completed' : 'failed';
-      if (!types.has('created') || !types.has('started') || !types.has(finalType)) s.eventsMissing.push(row.id);
+      const missing = ['created', 'started', finalType].filter((t) => !types.has(t));
+      if (missing.length && missing.every((t) => emittedByKilled(row.id, t))) s.eventsLostWithKill.push(row.id);
+      else if (missing.length) {
+        s.eventsMissing.push(row.id);
+        s.missingEventTypes.set(row.id, missing);
+      }
     }
   }
   return s;
@@ -209,6 +268,7 @@ export function formatSummary(title: string, s: FaultSummary, extra: Record<stri
     line('lease expired under a live runner', s.abortedByOwnRunner.length),
     line('failures without their original message', s.failureMessageLost.length),
     line('tasks missing lifecycle events', s.eventsMissing.length),
+    line('  events lost with a SIGKILLed runner', s.eventsLostWithKill.length),
     ...Object.entries(extra).map(([k, v]) => line(k, v)),
   ].join('\n');
 }
@@ -378,23 +438,27 @@ export async function explain(control: Control, ids: string[], runners: RunnerPr
         .map((e) => `${e.kind}:${names.get(e.pid) ?? e.pid}@${e.attempt}+${e.at - t0}`)
         .join(' ');
       const row = rows.get(id);
-      const reasons = (row?.info?.attempts ?? []).map((a) => `${a.reason}(${(a.message ?? '').slice(0, 60)})`).join('; ');
-      return `    ${id}: ${ex} | ${row?.status} attempts=${row?.attempts} ${reasons}`;
+      const reasons = (row ? attemptsOf(row) : []).map((a) => `${a.reason}(${(a.message ?? '').slice(0, 60)})`).join('; ');
+      const stored = row && row.status === 'ERROR' ? ` last_error=${JSON.stringify((row.last_error ?? '').slice(0, 60))} info.error=${JSON.stringify(infoMessage(row).slice(0, 60))}` : '';
+      return `    ${id}: ${ex} | ${row?.status} attempts=${row?.attempts} ${reasons}${stored}`;
     })
     .join('\n');
 }
 
 /** Traces of the first violating tasks of each kind (for the console, next to the summary). */
 export async function violationTraces(control: Control, s: FaultSummary, runners: RunnerProcess[], t0: number): Promise<string> {
+  const missing = s.eventsMissing.slice(0, 5).map((id) => `${id} lacks ${s.missingEventTypes.get(id)?.join(', ')}`);
   const parts: string[] = [];
   const kinds: Array<[string, string[]]> = [
     ['re-run', s.extraExecutions],
     ['lease expired under a live runner', s.abortedByOwnRunner],
     ['succeeded but ERROR', s.succeededButError],
     ['failure message lost', s.failureMessageLost],
+    ['lifecycle events missing', s.eventsMissing],
   ];
   for (const [what, ids] of kinds) {
     if (ids.length) parts.push(`  ${what} (runners ${runners.map((r) => `${r.name}=${r.runnerId}`).join(' ')}; ms after the first fault):\n${await explain(control, ids, runners, t0)}`);
   }
+  if (missing.length) parts.push(`  task_events missing:\n${missing.map((m) => `    ${m}`).join('\n')}`);
   return parts.join('\n');
 }
