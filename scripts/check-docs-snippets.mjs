@@ -248,6 +248,11 @@ for (const e of checked) {
   const [docFile, docLine] = e.source.split(':');
   if (e.expectError) {
     if (!diags.length) problems.push(`${e.source}: marked expect-error, but it compiles`);
+    // It must fail for the mistake it shows, not for a name or module the page never declared.
+    for (const d of diags.filter((x) => UNRESOLVED.has(x.code) || x.code === 2307)) {
+      const { line } = d.file.getLineAndCharacterOfPosition(d.start ?? 0);
+      problems.push(`${docFile}:${Number(docLine) + line}: expect-error snippet fails for an undeclared name, not its mistake: TS${d.code} ${ts.flattenDiagnosticMessageText(d.messageText, ' ')}`);
+    }
     continue;
   }
   for (const d of diags) {
