@@ -1,7 +1,11 @@
 #!/usr/bin/env node
 // Source rules CI checks (npm run check:arch): no file under src/ over 500 lines, and no SQL
-// text (SELECT ... FROM, UPDATE ... SET, INSERT INTO, DELETE FROM in a string literal)
-// outside src/store/ and src/migrations/. Prints every violation and exits 1 if any.
+// outside src/store/ and src/migrations/: neither whole statements (SELECT ... FROM,
+// UPDATE ... SET, INSERT INTO, DELETE FROM in a string literal) nor the pieces a WHERE
+// string is built from (WHERE, ORDER BY, `col = ?`, `IN (?`, IS NULL, LIMIT ?, ...), nor
+// quoting identifiers with the store's codec (`codec.id(...)`). Keywords count in capitals
+// only, as the store writes them, so prose such as "where" in a message does not.
+// Prints every violation and exits 1 if any.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 
@@ -9,6 +13,10 @@ const root = new URL('..', import.meta.url).pathname;
 const MAX_LINES = 500;
 const SQL_HOMES = [`src${sep}store${sep}`, `src${sep}migrations${sep}`];
 const SQL = /\bSELECT\b[\s\S]*?\bFROM\b|\bUPDATE\s+[\w"`$.{}()[\]\s]*?\bSET\b|\bINSERT\s+INTO\b|\bDELETE\s+FROM\b/;
+/** Pieces of SQL a caller could assemble a statement or a WHERE string from. */
+const SQL_PIECES = /\b(WHERE|ORDER\s+BY|GROUP\s+BY|SKIP\s+LOCKED|FOR\s+(NO\s+KEY\s+)?UPDATE|ON\s+CONFLICT|ON\s+DUPLICATE\s+KEY|RETURNING|IS\s+(NOT\s+)?NULL|NOT\s+EXISTS|COALESCE|LIMIT\s+\?)\b|[=<>]\s*\?|\bIN\s*\(\s*\?|\bCAST\s*\(\s*\?|\bAND\s+\$\{/;
+/** The store's identifier quoting used to build SQL (`codec.id('status')`, `c.id(...)`). */
+const QUOTING = /\b(codec|c)\.id\(|\bcodec\.list\(/;
 
 function files(dir) {
   return readdirSync(dir).flatMap((name) => {
@@ -37,7 +45,11 @@ for (const path of files(join(root, 'src'))) {
   if (lines > MAX_LINES) problems.push(`${rel}: ${lines} lines (at most ${MAX_LINES})`);
   if (SQL_HOMES.some((home) => rel.startsWith(home))) continue;
   for (const { value, line } of literals(text)) {
-    if (SQL.test(value)) problems.push(`${rel}:${line}: SQL text outside src/store/ and src/migrations/: ${value.slice(0, 70).replace(/\s+/g, ' ')}`);
+    if (SQL.test(value) || SQL_PIECES.test(value)) problems.push(`${rel}:${line}: SQL text outside src/store/ and src/migrations/: ${value.slice(0, 70).replace(/\s+/g, ' ')}`);
+  }
+  const code = text.replace(/\/\*[\s\S]*?\*\/|\/\/[^\n]*/g, (comment) => comment.replace(/[^\n]/g, ''));
+  for (const [index, lineText] of code.split('\n').entries()) {
+    if (QUOTING.test(lineText)) problems.push(`${rel}:${index + 1}: SQL built outside src/store/ (identifier quoting): ${lineText.trim().slice(0, 70)}`);
   }
 }
 if (problems.length) {

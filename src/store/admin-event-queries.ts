@@ -1,4 +1,5 @@
 import type { JsonValue } from '../entities/maintenance-task.entity';
+import { engineOf } from './engines';
 import type { Executor } from './executor';
 
 /** One `task_events` row as the admin API reads it. @internal */
@@ -63,7 +64,7 @@ export async function latestEventId(db: Executor): Promise<number> {
 export async function insertEvent(db: Executor, row: { taskId: string | null; type: string; timestamp: Date; details: Record<string, JsonValue> }): Promise<void> {
   const c = db.codec;
   await db.query(
-    `INSERT INTO ${c.id('task_events')} (${c.id('task_id')}, ${c.id('event_type')}, ${c.id('timestamp')}, ${c.id('details')}) VALUES (?, ?, ?, ${c.dialect === 'postgres' ? 'CAST(? AS jsonb)' : '?'})`,
+    `INSERT INTO ${c.id('task_events')} (${c.id('task_id')}, ${c.id('event_type')}, ${c.id('timestamp')}, ${c.id('details')}) VALUES (?, ?, ?, ${engineOf(db).param('jsonb')})`,
     [row.taskId, row.type, c.date(row.timestamp), JSON.stringify(row.details)],
   );
 }

@@ -1,5 +1,6 @@
 import type { TaskStatus } from '../core/status';
-import type { MaintenanceTask, TaskInfo } from '../entities/maintenance-task.entity';
+import type { MaintenanceTask, TaskRunnerInfo } from '../entities/maintenance-task.entity';
+import { engineOf } from './engines';
 import type { Executor } from './executor';
 import { rowToTask } from './task-row';
 
@@ -40,13 +41,9 @@ function where(db: Executor, filter: AdminTaskFilter, cursor?: AdminTaskCursor):
   // The prefix holds only [0-9a-fA-F-] (checked by the caller), so it has no LIKE wildcards.
   if (filter.idPrefix) (parts.push(`${c.id('id')} LIKE ?`), params.push(`${filter.idPrefix.toLowerCase()}%`));
   if (cursor) {
-    if (db.dialect === 'mysql') {
-      parts.push(`(${c.id('created_at')} < ? OR (${c.id('created_at')} = ? AND ${c.id('id')} < ?))`);
-      params.push(c.date(cursor.createdAt), c.date(cursor.createdAt), cursor.id);
-    } else {
-      parts.push(`(${c.id('created_at')}, ${c.id('id')}) < (?, ?)`);
-      params.push(c.date(cursor.createdAt), cursor.id);
-    }
+    const before = engineOf(db).rowBefore(c.id('created_at'), c.id('id'), c.date(cursor.createdAt), cursor.id);
+    parts.push(before.sql);
+    params.push(...before.params);
   }
   return { sql: parts.length ? `WHERE ${parts.join(' AND ')}` : '', params };
 }
@@ -88,17 +85,17 @@ export async function idsMatching(db: Executor, filter: AdminTaskFilter, limit: 
 
 /**
  * Makes an INACTIVE or PAUSED task due now (the seed's `POST /tasks/{id}/start`), optionally
- * pinned to a device through `info.placement`; guarded by the version read, so a concurrent
- * change wins. True when this call changed it. @internal
+ * pinned to a device through `runner_info.placement` (`info` is left as it is); guarded by the
+ * version read, so a concurrent change wins. True when this call changed it. @internal
  */
 export async function startTaskNow(db: Executor, task: MaintenanceTask, now: Date, device: string | undefined): Promise<boolean> {
   const c = db.codec;
   const sets = [`${c.id('status')} = 'PENDING'`, `${c.id('start_at')} = ?`, `${c.id('delay')} = 0`, `${c.id('updated_at')} = ?`, `${c.id('version')} = ${c.id('version')} + 1`];
   const params: unknown[] = [c.date(now), c.date(now)];
   if (device !== undefined) {
-    const info: TaskInfo = { ...(task.info ?? {}), placement: { device, reason: 'admin_pin', strict: true } };
-    sets.push(`${c.id('info')} = ${c.dialect === 'postgres' ? 'CAST(? AS jsonb)' : '?'}`, `${c.id('assigned_device')} = ?`);
-    params.push(JSON.stringify(info), device);
+    const runnerInfo: TaskRunnerInfo = { ...(task.runnerInfo ?? {}), placement: { device, reason: 'admin_pin', strict: true } };
+    sets.push(`${c.id('runner_info')} = ${engineOf(db).param('jsonb')}`, `${c.id('assigned_device')} = ?`);
+    params.push(JSON.stringify(runnerInfo), device);
   }
   const { affected } = await db.query(
     `UPDATE ${c.id('maintenance_tasks')} SET ${sets.join(', ')} WHERE ${c.id('id')} = ? AND ${c.id('status')} IN ('INACTIVE', 'PAUSED') AND ${c.id('version')} = ?`,

@@ -1,4 +1,5 @@
 import type { JsonValue } from '../entities/maintenance-task.entity';
+import { engineOf } from './engines';
 import type { Executor } from './executor';
 
 /** One row for `task_events`. */
@@ -19,19 +20,8 @@ export interface MetricRow {
 }
 
 /** Inserts `task_events` rows with one statement (PostgreSQL: one JSON parameter). @internal */
-export async function insertEvents(db: Executor, rows: readonly EventRow[]): Promise<void> {
-  const c = db.codec;
-  const cols = `${c.id('task_id')}, ${c.id('event_type')}, ${c.id('timestamp')}, ${c.id('details')}`;
-  if (c.dialect === 'postgres') {
-    await db.query(`INSERT INTO ${c.id('task_events')} (${cols}) SELECT ${cols} FROM json_populate_recordset(NULL::${c.id('task_events')}, ?::json)`, [
-      JSON.stringify(rows.map((r) => ({ task_id: r.taskId, event_type: r.eventType, timestamp: r.timestamp, details: r.details }))),
-    ]);
-    return;
-  }
-  await db.query(
-    `INSERT INTO ${c.id('task_events')} (${cols}) VALUES ${rows.map(() => '(?, ?, ?, ?)').join(', ')}`,
-    rows.flatMap((r) => [r.taskId, r.eventType, c.date(r.timestamp), c.json(r.details)]),
-  );
+export function insertEvents(db: Executor, rows: readonly EventRow[]): Promise<void> {
+  return engineOf(db).insertEvents(db, rows);
 }
 
 /** Inserts `task_metrics` samples with one statement. @internal */

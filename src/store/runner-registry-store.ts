@@ -1,4 +1,4 @@
-import type { Dialect } from './dialect';
+import { engineOf } from './engines';
 import type { Executor } from './executor';
 
 /** A runner as the registry (`upkeep_runners`) knows it. */
@@ -29,13 +29,6 @@ export const RUNNER_ALIVE_LEASES = 3;
 const TABLE = 'upkeep_runners';
 const COLUMNS = ['id', 'host', 'pid', 'concurrency', 'processor_types', 'lease_ms', 'in_flight', 'started_at', 'last_heartbeat_at'] as const;
 
-/** How each dialect says "insert, or replace the row with this id". */
-const UPSERT: Record<Dialect, (cols: string[], q: (name: string) => string) => string> = {
-  postgres: (cols, q) => `ON CONFLICT (${q('id')}) DO UPDATE SET ${cols.map((c) => `${q(c)} = EXCLUDED.${q(c)}`).join(', ')}`,
-  sqlite: (cols, q) => `ON CONFLICT (${q('id')}) DO UPDATE SET ${cols.map((c) => `${q(c)} = excluded.${q(c)}`).join(', ')}`,
-  mysql: (cols, q) => `ON DUPLICATE KEY UPDATE ${cols.map((c) => `${q(c)} = VALUES(${q(c)})`).join(', ')}`,
-};
-
 /** Every statement on `upkeep_runners`: register, heartbeat, remove, list. @internal */
 export class RunnerRegistryStore {
   constructor(private readonly db: Executor) {}
@@ -50,7 +43,7 @@ export class RunnerRegistryStore {
     const q = (n: string) => c.id(n);
     const values = [info.id, info.host, info.pid, info.concurrency, JSON.stringify(info.processorTypes), info.leaseMs, info.inFlight, c.date(info.startedAt), c.date(now)];
     await this.db.query(
-      `INSERT INTO ${q(TABLE)} (${COLUMNS.map(q).join(', ')}) VALUES (${COLUMNS.map(() => '?').join(', ')}) ${UPSERT[c.dialect](COLUMNS.filter((col) => col !== 'id'), q)}`,
+      `INSERT INTO ${q(TABLE)} (${COLUMNS.map(q).join(', ')}) VALUES (${COLUMNS.map(() => '?').join(', ')}) ${engineOf(this.db).upsert('id', COLUMNS.filter((col) => col !== 'id'), q)}`,
       values,
     );
   }

@@ -3,7 +3,7 @@ import { sourcesOf, type TaskStatus } from '../core/status';
 import { storableText } from '../core/storable-text';
 import type { MaintenanceTask } from '../entities/maintenance-task.entity';
 import { executorFor, type Executor } from './executor';
-import { NOTIFY_CHANNEL } from './pg-listener';
+import { engineOf, type ParamType, type StoreEngine } from './engines';
 import { rowToTask } from './task-row';
 import { chunks, DEP_TABLE, TASK_TABLE } from './store-util';
 import { insertTasks } from './task-insert';
@@ -20,6 +20,8 @@ import type { NewTaskRow, TaskPatch, TransitionGuard } from './task-store-types'
  */
 export class TaskStore {
   readonly db: Executor;
+  /** The statements this store's dialect says its own way. */
+  readonly engine: StoreEngine;
 
   /** `background`: a runner's store, which never joins a host's open SQLite transaction. */
   constructor(
@@ -27,6 +29,7 @@ export class TaskStore {
     options: { background?: boolean } = {},
   ) {
     this.db = executorFor(dataSource, options.background ?? false);
+    this.engine = engineOf(this.db);
   }
 
   private get c() {
@@ -102,8 +105,8 @@ export class TaskStore {
 
   /**
    * Claims up to `limit` due tasks of the given types, highest priority first, and marks
-   * them WORKING with a lease held by `runnerId`. One statement on PostgreSQL and SQLite;
-   * a SKIP LOCKED transaction on MySQL/MariaDB.
+   * them WORKING with a lease held by `runnerId` (the statement is the engine's: see
+   * `StoreEngine.claim`).
    */
   async claim(opts: { runnerId: string; types: readonly string[]; limit: number; leaseMs: number; now: Date; device?: string }): Promise<MaintenanceTask[]> {
     if (!opts.types.length || opts.limit <= 0) return [];
@@ -115,34 +118,13 @@ export class TaskStore {
       ${c.id('started_at')} = ?, ${c.id('updated_at')} = ?, ${c.id('version')} = ${c.id('version')} + 1, ${c.id('control')} = NULL,
       ${c.id('resource_cleanup_completed')} = ?${opts.device ? `, ${c.id('assigned_device')} = COALESCE(${c.id('assigned_device')}, ?)` : ''}`;
     const setParams = [opts.runnerId, lease, now, now, c.bool(false), ...(opts.device ? [opts.device] : [])];
-    const whereParams = [now, ...opts.types];
-    let rows: Record<string, unknown>[];
-    if (c.dialect === 'postgres') {
-      ({ rows } = await this.db.query(
-        `WITH due AS (SELECT t.${c.id('id')} FROM ${this.t()} t WHERE ${this.dueCondition(opts.types.length)}
-           ORDER BY ${order} LIMIT ? FOR NO KEY UPDATE SKIP LOCKED)
-         UPDATE ${this.t()} SET ${set} FROM due WHERE ${this.t()}.${c.id('id')} = due.${c.id('id')} RETURNING ${this.t()}.*`,
-        [...whereParams, opts.limit, ...setParams],
-      ));
-    } else if (c.dialect === 'sqlite') {
-      ({ rows } = await this.db.query(
-        `UPDATE ${this.t()} SET ${set} WHERE ${c.id('id')} IN (SELECT t.${c.id('id')} FROM ${this.t()} t
-           WHERE ${this.dueCondition(opts.types.length)} ORDER BY ${order} LIMIT ?) RETURNING *`,
-        [...setParams, ...whereParams, opts.limit],
-      ));
-    } else {
-      rows = await this.db.transaction(async (tx) => {
-        const picked = await tx.query<{ id: string }>(
-          `SELECT t.${c.id('id')} FROM ${this.t()} t WHERE ${this.dueCondition(opts.types.length)}
-           ORDER BY ${order} LIMIT ? FOR UPDATE SKIP LOCKED`,
-          [...whereParams, opts.limit],
-        );
-        if (!picked.rows.length) return [];
-        const ids = picked.rows.map((r) => r.id);
-        await tx.query(`UPDATE ${this.t()} SET ${set} WHERE ${c.id('id')} IN ${c.list(ids.length)}`, [...setParams, ...ids]);
-        return (await tx.query(`SELECT * FROM ${this.t()} WHERE ${c.id('id')} IN ${c.list(ids.length)}`, ids)).rows;
-      });
-    }
+    const rows = await this.engine.claim(this.db, {
+      table: this.t(),
+      due: { sql: this.dueCondition(opts.types.length), params: [now, ...opts.types] },
+      order,
+      set: { sql: set, params: setParams },
+      limit: opts.limit,
+    });
     return rows
       .map((row) => rowToTask(row, c))
       .sort((a, b) => b.priority - a.priority || a.startAt.getTime() - b.startAt.getTime() || (a.id < b.id ? -1 : 1));
@@ -172,8 +154,8 @@ export class TaskStore {
     if (!allowed.length) return false;
     const sets: string[] = [`${c.id('status')} = ?`, `${c.id('updated_at')} = ?`, `${c.id('version')} = ${c.id('version')} + 1`];
     const params: unknown[] = [to, c.date(now)];
-    const put = (col: string, value: unknown, cast?: string) => {
-      sets.push(`${c.id(col)} = ${cast && c.dialect === 'postgres' ? `CAST(? AS ${cast})` : '?'}`);
+    const put = (col: string, value: unknown, cast?: ParamType) => {
+      sets.push(`${c.id(col)} = ${cast ? this.engine.param(cast) : '?'}`);
       params.push(value);
     };
     if (patch.info !== undefined) put('info', c.json(patch.info), 'jsonb');
@@ -243,12 +225,7 @@ export class TaskStore {
       const sorted = [...part].sort();
       const held = `${c.id('locked_by')} = ? AND ${c.id('status')} = 'WORKING' AND ${c.id('id')} IN ${c.list(sorted.length)}`;
       const lease = c.date(new Date(now.getTime() + leaseMs));
-      await this.db.query(
-        c.dialect === 'postgres'
-          ? `UPDATE ${this.t()} t SET ${c.id('lease_expires_at')} = ? FROM (SELECT ${c.id('id')} FROM ${this.t()} WHERE ${held} ORDER BY ${c.id('id')} FOR NO KEY UPDATE) s WHERE t.${c.id('id')} = s.${c.id('id')}`
-          : `UPDATE ${this.t()} SET ${c.id('lease_expires_at')} = ? WHERE ${held}${c.dialect === 'mysql' ? ` ORDER BY ${c.id('id')}` : ''}`,
-        [lease, runnerId, ...sorted],
-      );
+      await this.engine.renewLeases(this.db, { table: this.t(), held: { sql: held, params: [runnerId, ...sorted] }, lease });
       const { rows } = await this.db.query<{ id: string; control: 'cancel' | 'pause' | null }>(
         `SELECT ${c.id('id')}, ${c.id('control')} FROM ${this.t()} WHERE ${c.id('locked_by')} = ? AND ${c.id('status')} = 'WORKING' AND ${c.id('id')} IN ${c.list(part.length)}`,
         [runnerId, ...part],
@@ -306,8 +283,9 @@ export class TaskStore {
    */
   async handBack(runnerId: string, ids: readonly string[], now: Date, extra: { cleanupDone?: boolean } = {}): Promise<Map<string, TaskStatus>> {
     const out = new Map<string, TaskStatus>();
-    const returning = this.c.dialect === 'mysql' ? '' : ` RETURNING ${this.c.id('status')}`;
-    const cleanup = extra.cleanupDone === undefined ? '' : `${this.c.id('resource_cleanup_completed')} = ${extra.cleanupDone ? (this.c.dialect === 'postgres' ? 'TRUE' : '1') : this.c.dialect === 'postgres' ? 'FALSE' : '0'}, `;
+    // Where RETURNING is missing (MySQL/MariaDB) the status is read back below.
+    const returning = this.engine.returning(this.c.id('status'));
+    const cleanup = extra.cleanupDone === undefined ? '' : `${this.c.id('resource_cleanup_completed')} = ${this.engine.boolLiteral(extra.cleanupDone)}, `;
     for (const id of ids) {
       const ok = await this.db.query(
         // A cancel or pause requested meanwhile is honoured here instead of being lost.
@@ -359,8 +337,8 @@ export class TaskStore {
   }
 
   /** Wakes runners listening on PostgreSQL (no-op elsewhere). */
-  async notify(): Promise<void> {
-    if (this.c.dialect === 'postgres') await this.db.query(`NOTIFY ${NOTIFY_CHANNEL}`);
+  notify(): Promise<void> {
+    return this.engine.notifyTasks(this.db);
   }
 
   /**
@@ -385,30 +363,8 @@ export class TaskStore {
    * deleting right now (SKIP LOCKED), so runners pruning at once never do the same work.
    * Returns the number deleted.
    */
-  async deleteBatch(table: 'maintenance_tasks' | 'task_events' | 'task_metrics', where: string, params: unknown[], limit: number): Promise<number> {
-    const c = this.c;
-    const idCol = c.id('id');
-    if (c.dialect === 'postgres') {
-      const { affected } = await this.db.query(
-        `DELETE FROM ${this.t(table)} WHERE ${idCol} IN (SELECT ${idCol} FROM ${this.t(table)} WHERE ${where} LIMIT ? FOR UPDATE SKIP LOCKED)`,
-        [...params, limit],
-      );
-      return affected;
-    }
-    if (c.dialect === 'sqlite') {
-      const { affected } = await this.db.query(
-        `DELETE FROM ${this.t(table)} WHERE ${idCol} IN (SELECT ${idCol} FROM ${this.t(table)} WHERE ${where} LIMIT ?)`,
-        [...params, limit],
-      );
-      return affected;
-    }
-    return this.db.transaction(async (tx) => {
-      const { rows } = await tx.query<{ id: unknown }>(`SELECT ${idCol} FROM ${this.t(table)} WHERE ${where} LIMIT ? FOR UPDATE SKIP LOCKED`, [...params, limit]);
-      if (!rows.length) return 0;
-      const ids = rows.map((r) => r.id);
-      const { affected } = await tx.query(`DELETE FROM ${this.t(table)} WHERE ${idCol} IN ${c.list(ids.length)}`, ids);
-      return affected;
-    });
+  deleteBatch(table: 'maintenance_tasks' | 'task_events' | 'task_metrics', where: string, params: unknown[], limit: number): Promise<number> {
+    return this.engine.deleteBatch(this.db, this.t(table), { sql: where, params }, limit);
   }
 
   /**
