@@ -40,7 +40,8 @@ export class ClaimLoop {
         this.r.dispatch();
         // Keep up to prefetchTarget claimed (running + queued + finished but not yet stored), within
         // maxQueueSize: a runner whose writes lag (or fail) stops claiming instead of running ahead.
-        const room = Math.min(this.prefetchTarget - this.r.inFlight.size - this.r.batcher.unwritten, this.r.up.settings.maxQueueSize) - this.r.queue.size;
+        this.sampleRate();
+        const room = this.room;
         // Claim when the local queue runs low, so slots refill at once while work remains.
         if (this.r.stopping || room <= 0 || !this.queueLow) continue;
         const limit = Math.min(room, this.r.options.claimBatchSize);
@@ -117,15 +118,55 @@ export class ClaimLoop {
     }
   }
 
-  /** Starts queued tasks while slots are free and (with resource tracking) a device has room. */
-  /** Tasks a runner keeps claimed (running + queued): max(2 x concurrency, claimBatchSize). */
-  get prefetchTarget(): number {
-    return Math.max(this.r.options.concurrency * 2, this.r.options.claimBatchSize);
+  /** Window of the throughput sample that sizes the local queue (ms). */
+  static readonly RATE_WINDOW_MS = 100;
+  /** How far ahead of the handlers a runner claims: this many milliseconds of work at the measured rate. */
+  static readonly AHEAD_MS = 250;
+  /** Tasks started per millisecond, smoothed over the last few windows. */
+  rate = 0;
+  private rateAt = 0;
+  private startedAtSample = 0;
+  /** Tasks started so far (the runner counts them). */
+  started = 0;
+
+  /** Updates the measured start rate (tasks per ms) once per window. */
+  sampleRate(now = performance.now()): void {
+    const elapsed = now - this.rateAt;
+    if (elapsed < ClaimLoop.RATE_WINDOW_MS) return;
+    const current = (this.started - this.startedAtSample) / elapsed;
+    // A long gap (idle runner) says little about the next burst: start over from it.
+    this.rate = elapsed > 10 * ClaimLoop.RATE_WINDOW_MS ? current : 0.5 * this.rate + 0.5 * current;
+    this.rateAt = now;
+    this.startedAtSample = this.started;
   }
 
-  /** True when the local queue is low enough to claim more. */
+  /**
+   * Tasks a runner keeps claimed (running + queued + finished but not yet stored). Adaptive:
+   * at least max(2 x concurrency, claimFloor) and, while tasks run fast, as many as the
+   * handlers get through in AHEAD_MS, at most concurrency + maxQueueSize (so no more rows are
+   * WORKING under this runner than it could run and queue). Slow tasks keep the shallow
+   * queue, so one runner does not hoard tasks other runners could run.
+   */
+  get prefetchTarget(): number {
+    const { concurrency } = this.r.options;
+    const floor = Math.max(concurrency * 2, this.r.options.claimFloor);
+    const ahead = Math.ceil(this.rate * ClaimLoop.AHEAD_MS) + concurrency;
+    return Math.max(floor, Math.min(ahead, concurrency + this.r.up.settings.maxQueueSize));
+  }
+
+  /** How many more tasks may be claimed now. */
+  get room(): number {
+    return Math.min(this.prefetchTarget - this.r.inFlight.size - this.r.batcher.unwritten, this.r.up.settings.maxQueueSize) - this.r.queue.size;
+  }
+
+  /**
+   * True when the local queue is low enough to claim more: it is about to run dry, or a
+   * claim would bring at least half a batch (fewer, bigger claims under load).
+   */
   get queueLow(): boolean {
-    return this.r.queue.size <= Math.max(this.r.options.concurrency / 2, this.prefetchTarget / 4);
+    const size = this.r.queue.size;
+    if (size <= Math.max(this.r.options.concurrency / 2, 1)) return true;
+    return this.room >= Math.max(this.r.options.concurrency, Math.min(this.r.options.claimBatchSize, this.prefetchTarget) / 2);
   }
 
   async confirmIdle(): Promise<void> {

@@ -2,14 +2,24 @@ import { classifyWriteError } from '../store/write-errors';
 import type { PendingCompletion, RunnerCore } from './runner-types';
 import { delay, writeBackoffMs, toCompletionRow } from './runner-types';
 
-/** Collects successful results during one turn of the event loop and writes them in batches; a passing failure is written again later, a refused value fails only its task. @internal */
+/**
+ * Collects successful results and writes them in batches, adaptively: at once while the
+ * runner is idle (a lone task's result is stored on the next turn of the event loop), in
+ * fewer, bigger statements under load. A passing failure is written again later, a refused
+ * value fails only its task. @internal
+ */
 export class CompletionBatcher {
   constructor(private readonly r: RunnerCore) {}
+
+  /** Under load, results wait at most this long after the previous write for more to join theirs (ms). */
+  static readonly COALESCE_MS = 10;
 
   completions: PendingCompletion[] = [];
   /** Results of the batch being written right now. */
   private writing = 0;
   flushScheduled = false;
+  private timer: NodeJS.Timeout | undefined;
+  private lastWriteAt = 0;
 
   /** Results finished but not stored yet (waiting or being written): their rows are still WORKING. */
   get unwritten(): number {
@@ -17,22 +27,71 @@ export class CompletionBatcher {
   }
   flushing: Promise<void> = Promise.resolve();
 
-  scheduleFlush(): void {
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    setImmediate(() => {
-      this.flushScheduled = false;
-      void this.flushCompletions();
-    });
+  /**
+   * A batch this big is written at once, load or not: half the local queue's bound, since
+   * results not yet stored count against what the runner may claim.
+   */
+  get flushAt(): number {
+    return Math.max(1, Math.min(200, Math.floor(this.r.up.settings.maxQueueSize / 2)));
   }
 
-  flushCompletions(): Promise<void> {
+  /**
+   * True while more results are coming soon: other tasks run or wait here. (The task whose
+   * result was just added is still counted in flight, hence more than one.)
+   */
+  private get busy(): boolean {
+    return !this.r.stopping && (this.r.inFlight.size > 1 || this.r.queue.size > 0);
+  }
+
+  /** Milliseconds the waiting results should still wait for more; 0: write now. */
+  private waitMs(): number {
+    if (!this.busy || this.completions.length >= this.flushAt) return 0;
+    return Math.max(0, this.lastWriteAt + CompletionBatcher.COALESCE_MS - performance.now());
+  }
+
+  /** Writes the waiting results soon: now when idle or a batch is full, else after the coalescing wait. */
+  scheduleFlush(): void {
+    if (this.flushScheduled) {
+      // A full batch (or the runner going idle) does not wait for the timer.
+      if (this.timer && this.waitMs() === 0) {
+        clearTimeout(this.timer);
+        this.timer = undefined;
+        this.flushScheduled = false;
+      } else return;
+    }
+    this.flushScheduled = true;
+    const wait = this.waitMs();
+    const run = () => {
+      this.timer = undefined;
+      this.flushScheduled = false;
+      void this.flushCompletions(false);
+    };
+    if (wait <= 0) setImmediate(run);
+    else {
+      this.timer = setTimeout(run, Math.ceil(wait));
+      this.timer.unref?.();
+    }
+  }
+
+  /** Called when the runner's last running task ended: results waiting for company go out now. */
+  nudge(): void {
+    if (this.completions.length && this.timer) this.scheduleFlush();
+  }
+
+  /** Writes every waiting result (`all`: also those that would wait for a bigger batch, e.g. on stop). */
+  flushCompletions(all = true): Promise<void> {
     this.flushing = this.flushing.then(async () => {
       let failures = 0;
       while (this.completions.length) {
+        // Under load, a small batch right after a write waits for more (scheduleFlush comes back).
+        if (!all && failures === 0 && this.waitMs() > 0) {
+          this.scheduleFlush();
+          break;
+        }
         const batch = this.completions.splice(0);
         const now = this.r.up.now();
         this.writing = batch.length;
+        this.lastWriteAt = performance.now();
         try {
           const written = new Set(await this.r.up.runnerStore.completeMany(this.r.id, batch.map(toCompletionRow), now));
           failures = 0;

@@ -1,4 +1,3 @@
-import { childLogger } from '../core/logger';
 import type { UpkeepInternals } from '../core/upkeep-internals';
 import type { MaintenanceTask } from '../entities/maintenance-task.entity';
 import { TaskCancelledError, TaskInterruptedError } from '../core/errors';
@@ -8,6 +7,7 @@ import { ANY, DevicePlacement } from '../resources/device-placement';
 import { TaskErrorHandler } from '../resources/task-error-handler';
 import { resolveRunnerOptions, type ResolvedRunnerOptions, type RunnerOptions } from './runner-options';
 import { RunningTaskContext } from './task-context';
+import { FlightHooks, TaskLogger } from './flight-hooks';
 import { LeaseClock } from './lease-clock';
 import { ClaimLoop } from './claim-loop';
 import { TaskExecution } from './task-execution';
@@ -322,9 +322,19 @@ export class MaintenanceTaskRunner implements RunnerCore {
 
   // ---------------------------------------------------------------- running
 
+  /** Settles on the next turn of the event loop; shared by every task started in this turn. */
+  private nextTurn: Promise<void> | undefined;
+
+  private turn(): Promise<void> {
+    return (this.nextTurn ??= new Promise<void>((resolve) =>
+      setImmediate(() => {
+        this.nextTurn = undefined;
+        resolve();
+      }),
+    ));
+  }
+
   private startTask(task: MaintenanceTask, device: string | null, reservedMb: number, failWith?: 'device_unavailable'): void {
-    const logger = childLogger(this.up.logger, { taskId: task.id, processorType: task.processorType, attempt: task.attempts, device });
-    const flight = {} as InFlight;
     if (device !== null) {
       this.placement?.reserve(task.id, device, reservedMb);
       if (task.assignedDevice !== device) {
@@ -332,29 +342,12 @@ export class MaintenanceTaskRunner implements RunnerCore {
         this.up.runnerStore.saveResources(task.id, { assignedDevice: device }).catch((error) => this.reportError('resources', error));
       }
     }
-    const ctx = new RunningTaskContext(task, this.id, logger, device, this.up.runnerStore.dataSource, this.up.services, {
-      onProgress: (done, total) => this.progress.onProgress(flight, done, total),
-      onCursor: () => this.progress.onProgress(flight, flight.ctx.progressDone, flight.ctx.progressTotal, false),
-      onStage: (stage) => {
-        this.up.publish('task:stage', { task, stage });
-        if (this.placement) this.resources.sample(flight);
-      },
-      acquire: (pool, opts) => this.resources.acquireFor(flight, pool, opts),
-      reportMemory: (mb) => {
-        flight.reportedMemoryMb = mb;
-        this.resources.checkLimit(flight, mb);
-      },
-      transaction: (fn) => this.outcomes.runInTransaction(flight, fn),
-      heartbeat: async () => {
-        // Awaited by processor code, maybe inside its own transaction: the foreground store.
-        const sentAt = Date.now();
-        if (await this.up.store.renewLease(this.id, task.id, this.options.leaseMs, this.up.now())) this.leaseClock.renew(task.id, sentAt);
-      },
-    });
-    Object.assign(flight, {
+    // One object per task for its fields, its hooks and its logger (bound on first use).
+    const flight: InFlight = {
       task,
-      ctx,
+      ctx: undefined as unknown as RunningTaskContext,
       startedAt: Date.now(),
+      done: undefined as unknown as Promise<void>,
       lastProgressWrite: 0,
       device,
       reservedMb,
@@ -362,27 +355,37 @@ export class MaintenanceTaskRunner implements RunnerCore {
       peakMemoryMb: 0,
       warned: false,
       leases: [],
-    });
+    };
+    flight.ctx = new RunningTaskContext(task, this.id, new TaskLogger(this.up.logger, task, device), device, this.up.runnerStore.dataSource, this.up.services, new FlightHooks(this, flight));
     this.inFlight.set(task.id, flight);
+    this.claims.started++;
     // Start on the next turn of the event loop: with a synchronous driver (better-sqlite3)
     // a chain of tasks would otherwise never let timers (timeouts, heartbeats) run.
-    flight.done = new Promise<void>((resolve) => setImmediate(resolve))
-      .then(() => this.runTask(flight, failWith))
-      .catch((error) => this.reportError(`task ${task.id}`, error))
-      .finally(() => {
-        if (flight.progressTimer) clearTimeout(flight.progressTimer);
-        if (flight.tx) void flight.tx.rollback();
-        // A newer attempt of the same task (re-claimed while this one ignored its signal)
-        // owns the entry now; only remove our own.
-        if (this.inFlight.get(task.id) === flight) {
-          this.inFlight.delete(task.id);
-          if (!this.batcher.completions.some((c) => c.task.id === task.id)) this.leaseClock.forget(task.id);
-        }
-        this.placement?.release(task.id);
-        this.dispatch();
-        if (this.claims.queueLow) this.claims.requestPump();
-        else if (this.isQuiet()) this.checkIdle();
-      });
+    flight.done = this.runFlight(flight, failWith);
+  }
+
+  private async runFlight(flight: InFlight, failWith: 'device_unavailable' | undefined): Promise<void> {
+    const { task } = flight;
+    try {
+      await this.turn();
+      await this.runTask(flight, failWith);
+    } catch (error) {
+      this.reportError(`task ${task.id}`, error);
+    } finally {
+      if (flight.progressTimer) clearTimeout(flight.progressTimer);
+      if (flight.tx) void flight.tx.rollback();
+      // A newer attempt of the same task (re-claimed while this one ignored its signal)
+      // owns the entry now; only remove our own.
+      if (this.inFlight.get(task.id) === flight) {
+        this.inFlight.delete(task.id);
+        if (!this.batcher.completions.some((c) => c.task.id === task.id)) this.leaseClock.forget(task.id);
+      }
+      this.placement?.release(task.id);
+      this.dispatch();
+      if (!this.inFlight.size) this.batcher.nudge();
+      if (this.claims.queueLow) this.claims.requestPump();
+      else if (this.isQuiet()) this.checkIdle();
+    }
   }
 
   abortTask(flight: InFlight, action: 'cancel' | 'pause' | 'shutdown' | 'lease_lost'): void {

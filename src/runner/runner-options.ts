@@ -14,7 +14,12 @@ export interface RunnerOptions {
   heartbeatIntervalMs?: number;
   /** How often this runner looks for expired leases of other runners. @defaultValue leaseMs / 2 */
   rescueIntervalMs?: number;
-  /** Most tasks claimed by one statement. @defaultValue max(concurrency, 10), at most settings.maxQueueSize */
+  /**
+   * Most tasks claimed by one statement. The runner sizes its claims itself: small while tasks
+   * are slow or few, up to this many while a backlog of fast tasks drains (it keeps about
+   * 250 ms of work claimed ahead). Setting it also keeps at least this many claimed.
+   * @defaultValue settings.maxQueueSize (100); never more than settings.maxQueueSize
+   */
   claimBatchSize?: number;
   /** Only run these processor types (default: every registered type). */
   processorTypes?: string[];
@@ -39,7 +44,11 @@ export interface RunnerOptions {
 }
 
 /** Runner options with every default applied. @internal */
-export type ResolvedRunnerOptions = Required<Omit<RunnerOptions, 'processorTypes'>> & { processorTypes: string[] | undefined };
+export type ResolvedRunnerOptions = Required<Omit<RunnerOptions, 'processorTypes'>> & {
+  processorTypes: string[] | undefined;
+  /** Tasks kept claimed even while slow: claimBatchSize when given, else max(concurrency, 10). */
+  claimFloor: number;
+};
 
 /** Longest delay a Node.js timer honours. */
 export const MAX_TIMER_MS = 2_147_483_647;
@@ -87,7 +96,8 @@ export function resolveRunnerOptions(options: RunnerOptions, maxQueueSize: numbe
     leaseMs,
     heartbeatIntervalMs,
     rescueIntervalMs: options.rescueIntervalMs ?? Math.max(1, Math.floor(leaseMs / 2)),
-    claimBatchSize: Math.min(options.claimBatchSize ?? Math.max(concurrency, 10), maxQueueSize),
+    claimBatchSize: Math.min(options.claimBatchSize ?? maxQueueSize, maxQueueSize),
+    claimFloor: Math.min(options.claimBatchSize ?? Math.max(concurrency, 10), maxQueueSize),
     processorTypes: options.processorTypes,
     runnerId: options.runnerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
     interruptGraceMs: options.interruptGraceMs ?? 5000,
