@@ -67,7 +67,7 @@ export async function cancelDependents(store: TaskStore, failedIds: readonly str
           {
             failureReason: 'dependency_failed',
             lastError: 'A task this one depends on failed or was cancelled',
-            info: { error: { name: 'DependencyFailed', message: 'A task this one depends on failed or was cancelled' } },
+            info: { error: 'A task this one depends on failed or was cancelled', errorName: 'DependencyFailed', errorCode: 'DEPENDENCY_FAILED', attempt: 0 },
             finished: true,
           },
           now,
@@ -107,7 +107,7 @@ export async function failUnknownTypes(store: TaskStore, knownTypes: readonly st
   const failed: MaintenanceTask[] = [];
   for (const task of rows.map((row) => rowToTask(row, c))) {
     const message = `No runner knows processor type "${task.processorType}" (due since ${task.startAt.toISOString()})`;
-    const info = { ...(task.info ?? {}), error: { name: 'UnknownProcessorError', message, code: 'UNKNOWN_PROCESSOR' } };
+    const info = { error: message, errorName: 'UnknownProcessorError', errorCode: 'UNKNOWN_PROCESSOR', attempt: task.attempts };
     const ok = await store.transition(task.id, 'ERROR', { info, failureReason: 'unknown_processor', lastError: message, finished: true }, now, { from: ['PENDING'] });
     if (ok) failed.push(Object.assign(task, { status: 'ERROR', info, failureReason: 'unknown_processor', lastError: message }));
   }
