@@ -25,9 +25,8 @@ const RELEASED: Promise<void> = Promise.resolve();
  * (`instance-lifecycle.ts`) around ONE dispatch loop, which runs after every change of
  * state and is never re-entered.
  *
- * The hot path is {@link PoolCore.acquire} finding an idle instance with nobody queued: it
- * answers with `Promise.resolve(lease)`, arming no timer and queueing nothing; a release
- * with nobody queued puts the instance back and returns a shared settled promise.
+ * Hot paths: an acquire finding an idle instance with nobody queued answers `Promise.resolve(lease)`
+ * (no timer, no queue); a release puts the instance back, or hands it straight to the oldest waiter.
  */
 export class PoolCore<T> implements LeaseOwner<T> {
   readonly name: string;
@@ -334,6 +333,7 @@ export class PoolCore<T> implements LeaseOwner<T> {
   }
 
   private grant(instance: PooledInstance<T>, waiter: Waiter<T>): void {
+    instance.fresh = false;
     this.settle(waiter);
     const acquiredAt = this.timing || this.events.has('pool:acquire') ? now() : 0;
     waiter.resolve(this.handOut(instance, waiter.acquireSite, acquiredAt, acquiredAt > 0 ? acquiredAt - waiter.startedAt : 0));
@@ -366,6 +366,12 @@ export class PoolCore<T> implements LeaseOwner<T> {
     if (this.state !== 'running' || !isUsable(slot)) {
       void this.destroy(instance, this.state === 'running' ? 'device-unavailable' : 'drain');
       return;
+    }
+    // Many borrowers, few instances: straight to the oldest waiter when placement could only choose it.
+    const waiter = this.waiters.queued > 0 && !this.dispatching && !this.rescanAll && !this.rules.selector && this.inventory.slots.length === 1 && !this.needsValidation(instance) ? this.waiters.takeFor(slot.info.id) : undefined;
+    if (waiter) {
+      slot.inUse += 1; // leaseMb stays 0: the request reserves none
+      return this.grant(instance, waiter);
     }
     instance.state = 'idle';
     if (this.options.idleTimeoutMs !== undefined) instance.lastUsedAt = now();
@@ -480,12 +486,9 @@ export class PoolCore<T> implements LeaseOwner<T> {
     });
   }
 
-  // ---------------------------------------------------------------- errors
-
   closedError(): PoolClosedError | undefined {
-    if (this.closing || this.state === 'closed') return closedError(this.name, 'closed');
-    if (this.state === 'draining') return closedError(this.name, 'draining');
-    return undefined;
+    const why = this.closing || this.state === 'closed' ? 'closed' : this.state === 'draining' ? 'draining' : undefined;
+    return why && closedError(this.name, why);
   }
 
   private timeoutError(waiter: Waiter<T>) {

@@ -82,6 +82,21 @@ export class WaiterList<T> implements WaiterOwner<T> {
     this.queuedCount += queued ? 1 : -1;
   }
 
+  /**
+   * The hand-over hot path of a pool with one device: the oldest queued waiter, taken out of
+   * the queue, when a released instance of `device` may go straight to it (its request is
+   * for any device or this one, and reserves no memory); undefined when placement must decide.
+   */
+  takeFor(device: string): Waiter<T> | undefined {
+    let waiter = this.head;
+    while (waiter && !waiter.queued) waiter = waiter.next;
+    if (!waiter || waiter.settled) return undefined;
+    const { request } = waiter;
+    if (request.memoryMb !== 0 || (request.device !== 'auto' && request.device !== device)) return undefined;
+    this.setQueued(waiter, false);
+    return waiter;
+  }
+
   /** Every listed waiter, oldest first (a copy: callers may remove while they go). */
   all(): Waiter<T>[] {
     const result: Waiter<T>[] = [];
