@@ -107,7 +107,7 @@ export async function checkDependencies(store: TaskStore, rows: NewTaskRow[]): P
     if (failed) {
       row.status = 'CANCELLED';
       row.failureReason = 'dependency_failed';
-      row.info = failureInfo({ name: 'DependencyFailed', message: `Task ${failed} this one depends on had already failed or been cancelled` }, 0);
+      row.info = failureInfo({ name: 'DependencyFailed', message: `Task ${failed} this one depends on had already failed or been cancelled`, code: 'DEPENDENCY_FAILED' }, 0);
     }
   }
 }

@@ -148,6 +148,6 @@ describe.skipIf(problem)(`info as the seed has it, on ${TEST_DB}`, () => {
     expect(cancelled.info).toEqual({ error: 'Cancelled by an admin', errorName: 'TaskCancelledError', errorCode: 'CANCELLED', attempt: 0 });
     const dependent = await upkeep.createTask(ProcessedProcessor.create({}), { dependsOn: [cancelled] });
     expect(dependent.status).toBe('CANCELLED');
-    expect(dependent.info).toMatchObject({ error: expect.stringContaining(cancelled.id), errorName: 'DependencyFailed', attempt: 0 });
+    expect(dependent.info).toEqual({ error: expect.stringContaining(cancelled.id), errorName: 'DependencyFailed', errorCode: 'DEPENDENCY_FAILED', attempt: 0 });
   });
 });
