@@ -31,8 +31,9 @@ export interface TaskInfo {
 
 /**
  * What the runner records about a task for itself, apart from the processor's outcome in
- * `info` (column `runner_info`): every failed attempt, placement and out-of-memory
- * decisions, lease expiry, hand-backs.
+ * `info` (column `runner_info`): every failed attempt (an expired lease included), the
+ * placement (a processor's preference, an admin pin, an out-of-memory CPU fallback) and the
+ * last out-of-memory decision. A hand-back (shutdown) uses no attempt and records nothing.
  */
 export interface TaskRunnerInfo {
   /** Every failed attempt (an expired lease included), oldest first; a later success keeps them. */
