@@ -256,9 +256,12 @@ export class MaintenanceTaskRunner implements RunnerCore {
 
   reportError(during: string, error: unknown): void {
     const e = describeThrown(error);
-    if (isLockConflict(error, this.up.runnerStore.db.dialect)) {
+    const dialect = this.up.runnerStore.db.dialect;
+    if (dialect !== 'sqlite' && isLockConflict(error, dialect)) {
       // A deadlock or lock wait between runners is a lost race, not a fault: the statement is
       // simply run again, so it is counted and logged at debug level, never a runner:error.
+      // (SQLite's BUSY is different: another connection held the file's write lock past the
+      // busy timeout, which a host wants to hear about.)
       this.counters.lockConflicts++;
       this.up.logger.debug(`runner ${this.id} ${during}: ${e.message} (retried)`);
       return;
