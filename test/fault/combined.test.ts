@@ -9,8 +9,9 @@
 // Expected: 0 lost, 0 succeeded-but-ERROR, 0 leases expired under a live runner (only c's and
 // d's tasks may show lease_expired), 0 started without a valid lease (d after its wake), extra
 // executions only for tasks c or d had started before the kill / freeze (running, or finished
-// with the outcome unwritten), every failure's original message stored, every lifecycle event
-// stored (but those c held in memory, unflushed, when it was killed).
+// with the outcome unwritten), every failure's original message stored (a failing task c or d
+// had claimed but not started ends lease_expired when rescued: it never ran), every lifecycle
+// event stored (but those c held in memory, unflushed, when it was killed).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

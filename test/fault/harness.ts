@@ -2,11 +2,14 @@
 // and Upkeep, used to enqueue and to read what happened, tolerant of outages), and the
 // summary of issue 7 computed from the database and the runners' execution logs.
 import 'reflect-metadata';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { DataSource, type DataSourceOptions } from 'typeorm';
-import { Upkeep } from '../../src';
+import { Upkeep, type RunnerOptions } from '../../src';
 import { FaultWorkProcessor, type FaultFailure } from '../e2e/fixtures/fault-work';
-import { executionsByTask, readExecutions, unfinishedStarts, type Execution, type RunnerProcess } from '../helpers/runner-process';
-import { sleep } from '../helpers/throwaway-postgres';
+import { executionsByTask, readExecutions, startRunnerProcess, unfinishedStarts, type Execution, type RunnerProcess } from '../helpers/runner-process';
+import { sleep } from '../helpers/throwaway-server';
 
 export { FaultWorkProcessor };
 
@@ -76,6 +79,47 @@ export async function enqueue(control: Control, specs: TaskSpec[]): Promise<Map<
     tasks.forEach((t, j) => byId.set(t.id, part[j]!));
   }
   return byId;
+}
+
+/** A fault scenario's moving parts: the control connection, the enqueued tasks, the runner processes. */
+export interface Scenario {
+  control: Control;
+  specs: Map<string, TaskSpec>;
+  runners: RunnerProcess[];
+  logDir: string;
+  /** Kills the runner processes, closes the control connection, removes the execution logs. */
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the control connection on `dataSource`, enqueues `tasks`, then starts one runner process
+ * per entry of `runners` (in parallel) and resolves once all report ready.
+ */
+export async function startScenario(dataSource: DataSourceOptions, tasks: TaskSpec[], runners: Array<{ name: string; runner: RunnerOptions }>): Promise<Scenario> {
+  const control = await openControl(dataSource);
+  const logDir = mkdtempSync(join(tmpdir(), 'upkeep-fault-'));
+  const scenario: Scenario = {
+    control,
+    specs: new Map(),
+    runners: [],
+    logDir,
+    async close() {
+      for (const r of scenario.runners) await r.kill().catch(() => undefined);
+      await control.close();
+      rmSync(logDir, { recursive: true, force: true });
+    },
+  };
+  try {
+    scenario.specs = await enqueue(control, tasks);
+    const started = await Promise.allSettled(runners.map(({ name, runner }) => startRunnerProcess({ name, dataSource, logDir, runner })));
+    scenario.runners = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  } catch (error) {
+    await scenario.close();
+    throw error;
+  }
+  return scenario;
 }
 
 /** Polls `fn` (errors count as "not yet") until it returns truthy or `timeoutMs` passes. */
@@ -168,6 +212,11 @@ export interface FaultSummary {
    * `eventsMissing`.
    */
   eventsLostWithKill: string[];
+  /**
+   * Tasks a killed or frozen runner had claimed (attempt counted) but not started, that were out
+   * of attempts when rescued: ERROR lease_expired, never run (with `maxAttempts: 1`).
+   */
+  neverRanLeaseExpired: string[];
   /** Ids whose final state says result_not_serializable / "The database refused the result". */
   refusedResult: string[];
 }
@@ -207,6 +256,7 @@ export async function summarise(
     eventsMissing: [],
     missingEventTypes: new Map(),
     eventsLostWithKill: [],
+    neverRanLeaseExpired: [],
     refusedResult: [],
   };
   const byTaskAll = new Map<string, Execution[]>();
@@ -234,7 +284,12 @@ export async function summarise(
     if (!spec.fail && row.status === 'ERROR') s.succeededButError.push(row.id);
     if (ex.starts.length > 1 + ex.cutOff && !excusedExtra.has(row.id)) s.extraExecutions.push(row.id);
     if (!excusedLeaseLoss.has(row.id) && attemptsOf(row).some((a) => a.reason === 'lease_expired')) s.abortedByOwnRunner.push(row.id);
-    if (spec.fail) {
+    // Claimed (the attempt counted) by a runner that was killed or frozen before it started the
+    // task, and out of attempts when rescued: ERROR lease_expired without ever running. There is
+    // no original failure to store, and no started event.
+    const neverRan = ex.starts.length === 0 && excusedLeaseLoss.has(row.id) && row.status === 'ERROR' && row.failure_reason === 'lease_expired';
+    if (neverRan) s.neverRanLeaseExpired.push(row.id);
+    if (spec.fail && !neverRan) {
       const marker = `original failure ${spec.label}`;
       const stored = [row.last_error ?? '', infoMessage(row)];
       if (row.status !== 'ERROR' || !stored.every((m) => m.includes(marker))) s.failureMessageLost.push(row.id);
@@ -243,7 +298,7 @@ export async function summarise(
     if (final) {
       const types = eventTypes.get(row.id) ?? new Set();
       const finalType = row.status === 'COMPLETED' ? 'completed' : 'failed';
-      const missing = ['created', 'started', finalType].filter((t) => !types.has(t));
+      const missing = ['created', ...(neverRan ? [] : ['started']), finalType].filter((t) => !types.has(t));
       if (missing.length && missing.every((t) => emittedByKilled(row.id, t))) s.eventsLostWithKill.push(row.id);
       else if (missing.length) {
         s.eventsMissing.push(row.id);
@@ -269,6 +324,7 @@ export function formatSummary(title: string, s: FaultSummary, extra: Record<stri
     line('failures without their original message', s.failureMessageLost.length),
     line('tasks missing lifecycle events', s.eventsMissing.length),
     line('  events lost with a SIGKILLed runner', s.eventsLostWithKill.length),
+    line('never ran: out of attempts at the rescue', s.neverRanLeaseExpired.length),
     ...Object.entries(extra).map(([k, v]) => line(k, v)),
   ].join('\n');
 }

@@ -8,13 +8,10 @@
 // deadlock is a passing reason (retried quietly, never lost work). With the runner processes
 // alive and each outage far shorter than the lease, each task must end COMPLETED, executed
 // exactly once, with its events stored.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRunnerProcess, type RunnerProcess } from '../helpers/runner-process';
+import type { RunnerProcess } from '../helpers/runner-process';
 import { startThrowawayMariadb, throwawayMariadbProblem, type ThrowawayMariadb } from '../helpers/throwaway-mariadb';
-import { enqueue, errorDigest, formatOutages, formatSummary, openControl, runFaults, sample, summarise, violationTraces, type Control, type FaultSummary, type Outage } from './harness';
+import { errorDigest, formatOutages, formatSummary, runFaults, sample, startScenario, summarise, violationTraces, type Control, type FaultSummary, type Outage, type Scenario } from './harness';
 
 const problem = throwawayMariadbProblem();
 const N = 3000;
@@ -26,8 +23,8 @@ const HEARTBEAT_MS = LEASE_MS / 3;
 
 describe.skipIf(problem)('MariaDB killed with SIGKILL and restarted under two runner processes', () => {
   let maria: ThrowawayMariadb;
+  let scenario: Scenario | undefined;
   let control: Control;
-  let logDir: string;
   let runners: RunnerProcess[] = [];
   let summary: FaultSummary;
   let outages: Outage[];
@@ -36,11 +33,14 @@ describe.skipIf(problem)('MariaDB killed with SIGKILL and restarted under two ru
   beforeAll(async () => {
     maria = await startThrowawayMariadb();
     await maria.createDatabase(DB);
-    control = await openControl(maria.options(DB));
-    logDir = mkdtempSync(join(tmpdir(), 'upkeep-fault-'));
-    const specs = await enqueue(control, Array.from({ length: N }, (_, i) => ({ label: `t${i}`, workMs: 10 + (i % 5) * 10 })));
     const runner = { concurrency: 10, leaseMs: LEASE_MS, rescueIntervalMs: 1000, claimBatchSize: 20 };
-    runners = await Promise.all(['a', 'b'].map((name) => startRunnerProcess({ name, dataSource: maria.options(DB), logDir, runner })));
+    scenario = await startScenario(
+      maria.options(DB),
+      Array.from({ length: N }, (_, i) => ({ label: `t${i}`, workMs: 10 + (i % 5) * 10 })),
+      ['a', 'b'].map((name) => ({ name, runner })),
+    );
+    ({ control, runners } = scenario);
+    const specs = scenario.specs;
     const run = await runFaults(control, runners, N, [
       { name: 'kill -9 and restart #1 (down 300 ms)', atCompleted: 400, act: () => maria.killAndRestart(300) },
       { name: 'kill -9 and restart #2', atCompleted: 1200, act: () => maria.killAndRestart(0) },
@@ -60,10 +60,8 @@ describe.skipIf(problem)('MariaDB killed with SIGKILL and restarted under two ru
   }, 240_000);
 
   afterAll(async () => {
-    for (const r of runners) await r.kill().catch(() => undefined);
-    await control?.close();
+    await scenario?.close();
     await maria?.destroy();
-    if (logDir) rmSync(logDir, { recursive: true, force: true });
   });
 
   it('created the condition: every kill hit while executions were running, and executions ended during each outage', () => {

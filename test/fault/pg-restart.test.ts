@@ -7,13 +7,10 @@
 // The rule checked: a write that fails for a passing reason never changes the outcome. With
 // the runner processes alive and every outage far shorter than the lease, each task must end
 // COMPLETED, executed exactly once, with its events stored.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRunnerProcess, type RunnerProcess } from '../helpers/runner-process';
+import type { RunnerProcess } from '../helpers/runner-process';
 import { startThrowawayPostgres, throwawayPostgresProblem, type ThrowawayPostgres } from '../helpers/throwaway-postgres';
-import { enqueue, errorDigest, formatOutages, formatSummary, openControl, runFaults, sample, summarise, violationTraces, type Control, type FaultSummary, type Outage } from './harness';
+import { errorDigest, formatOutages, formatSummary, runFaults, sample, startScenario, summarise, violationTraces, type Control, type FaultSummary, type Outage, type Scenario } from './harness';
 
 const problem = throwawayPostgresProblem();
 const N = 3000;
@@ -25,8 +22,8 @@ const HEARTBEAT_MS = LEASE_MS / 3;
 
 describe.skipIf(problem)('PostgreSQL restarted and its backends terminated under two runner processes', () => {
   let pg: ThrowawayPostgres;
+  let scenario: Scenario | undefined;
   let control: Control;
-  let logDir: string;
   let runners: RunnerProcess[] = [];
   let summary: FaultSummary;
   let outages: Outage[];
@@ -34,11 +31,14 @@ describe.skipIf(problem)('PostgreSQL restarted and its backends terminated under
   beforeAll(async () => {
     pg = await startThrowawayPostgres();
     await pg.createDatabase(DB);
-    control = await openControl(pg.options(DB));
-    logDir = mkdtempSync(join(tmpdir(), 'upkeep-fault-'));
-    const specs = await enqueue(control, Array.from({ length: N }, (_, i) => ({ label: `t${i}`, workMs: 10 + (i % 5) * 10 })));
     const runner = { concurrency: 10, leaseMs: LEASE_MS, rescueIntervalMs: 1000, claimBatchSize: 20 };
-    runners = await Promise.all(['a', 'b'].map((name) => startRunnerProcess({ name, dataSource: pg.options(DB), logDir, runner })));
+    scenario = await startScenario(
+      pg.options(DB),
+      Array.from({ length: N }, (_, i) => ({ label: `t${i}`, workMs: 10 + (i % 5) * 10 })),
+      ['a', 'b'].map((name) => ({ name, runner })),
+    );
+    ({ control, runners } = scenario);
+    const specs = scenario.specs;
     const run = await runFaults(control, runners, N, [
       { name: 'fast restart (down 300 ms)', atCompleted: 300, act: () => pg.restart('fast', 300) },
       { name: 'pg_terminate_backend #1', atCompleted: 800, act: () => pg.terminateBackends(DB) },
@@ -60,10 +60,8 @@ describe.skipIf(problem)('PostgreSQL restarted and its backends terminated under
   }, 240_000);
 
   afterAll(async () => {
-    for (const r of runners) await r.kill().catch(() => undefined);
-    await control?.close();
+    await scenario?.close();
     await pg?.destroy();
-    if (logDir) rmSync(logDir, { recursive: true, force: true });
   });
 
   it('created the condition: every fault hit while executions were running, and executions ended during each restart', () => {

@@ -2,12 +2,11 @@
 // a socket in the temp dir, root without password (grant tables skipped). Tests kill it with
 // SIGKILL and start it again on the same datadir and port; the shared server on 3306 is never
 // touched. Processes are ended by their own PID only.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DataSourceOptions } from 'typeorm';
-import { UPKEEP_ENTITIES, UPKEEP_MIGRATIONS } from '../../src';
-import { freePort, sleep } from './throwaway-postgres';
+import { freePort, serverProcess, sleep, upkeepOptions } from './throwaway-server';
 
 const MARIADBD = '/usr/sbin/mariadbd';
 const INSTALL = '/usr/bin/mariadb-install-db';
@@ -74,27 +73,24 @@ export async function startThrowawayMariadb(extraArgs: string[] = []): Promise<T
     '--skip-performance-schema',
     ...extraArgs,
   ];
-  let child: ChildProcess | null = null;
-  let exited: Promise<void> = Promise.resolve();
+  const proc = serverProcess({
+    name: `mariadbd on ${port}`,
+    command: MARIADBD,
+    args,
+    spawn: { cwd: dir },
+    outputPath: join(dir, 'stdout.log'),
+    ready: () => server.query('SELECT 1'),
+    log: () => server.log(),
+    exitSignal: 'SIGKILL',
+  });
 
   const server: ThrowawayMariadb = {
     port,
     dir,
     get pid() {
-      return child && child.exitCode === null && child.signalCode === null ? child.pid! : null;
+      return proc.pid;
     },
-    options: (database) =>
-      ({
-        type: 'mariadb',
-        host: '127.0.0.1',
-        port,
-        username: 'root',
-        password: '',
-        database,
-        entities: [...UPKEEP_ENTITIES],
-        migrations: [...UPKEEP_MIGRATIONS],
-        logging: false,
-      }) as DataSourceOptions,
+    options: (database) => upkeepOptions('mariadb', port, 'root', database),
     async createDatabase(name) {
       await server.query(`CREATE DATABASE ${name}`);
     },
@@ -109,34 +105,8 @@ export async function startThrowawayMariadb(extraArgs: string[] = []): Promise<T
         await conn.end().catch(() => undefined);
       }
     },
-    async start() {
-      if (server.pid) return;
-      const fd = openSync(join(dir, 'stdout.log'), 'a');
-      try {
-        child = spawn(MARIADBD, args, { cwd: dir, stdio: ['ignore', fd, fd] });
-      } finally {
-        closeSync(fd);
-      }
-      const self = child;
-      exited = new Promise<void>((resolve) => self.once('exit', () => resolve()));
-      const until = Date.now() + 60_000;
-      for (;;) {
-        if (self.exitCode !== null || self.signalCode !== null) throw new Error(`mariadbd exited at start:\n${server.log().slice(-2000)}`);
-        try {
-          await server.query('SELECT 1');
-          return;
-        } catch (error) {
-          if (Date.now() > until) throw new Error(`mariadbd on ${port} not ready within 60 s: ${(error as Error).message}`);
-          await sleep(25);
-        }
-      }
-    },
-    async kill() {
-      const pid = server.pid;
-      if (!pid) return;
-      process.kill(pid, 'SIGKILL');
-      await exited;
-    },
+    start: () => proc.start(),
+    kill: () => proc.stop('SIGKILL'),
     async killAndRestart(downMs = 0) {
       const t = Date.now();
       await server.kill();
@@ -146,22 +116,10 @@ export async function startThrowawayMariadb(extraArgs: string[] = []): Promise<T
     },
     log: () => (existsSync(logPath) ? readFileSync(logPath, 'utf8') : ''),
     async destroy() {
-      await server.kill();
-      process.off('exit', onExit);
+      await proc.destroy('SIGKILL');
       rmSync(dir, { recursive: true, force: true });
     },
   };
-  const onExit = () => {
-    const pid = server.pid;
-    if (pid) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        /* already gone */
-      }
-    }
-  };
-  process.on('exit', onExit);
   await server.start();
   return server;
 }

@@ -1,12 +1,13 @@
 // A PostgreSQL 15 server of one test file's own: initdb on a temp data dir, a free port, a
 // unix socket in the temp dir. Tests restart it (fast, immediate) and terminate its backends;
 // the shared server on 5432 is never touched. Processes are ended by their own PID only.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chownSync, closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { spawnSync } from 'node:child_process';
+import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DataSourceOptions } from 'typeorm';
-import { UPKEEP_ENTITIES, UPKEEP_MIGRATIONS } from '../../src';
+import { freePort, serverProcess, sleep, upkeepOptions } from './throwaway-server';
+
+export { freePort, sleep };
 
 const BIN = '/usr/lib/postgresql/15/bin';
 
@@ -24,21 +25,6 @@ export function osUser(name: string): { uid: number; gid: number } | null {
   if (r.status !== 0 || g.status !== 0) return null;
   return { uid: Number(r.stdout.trim()), gid: Number(g.stdout.trim()) };
 }
-
-/** A free TCP port on 127.0.0.1 (asked from the kernel, then released). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** How a running server is stopped: `fast` (SIGINT: rolls back, disconnects) or `immediate` (SIGQUIT: crash-like, recovery at start). */
 export type PgStopMode = 'smart' | 'fast' | 'immediate';
@@ -111,9 +97,6 @@ export async function startThrowawayPostgres(settings: Record<string, string | n
   };
   for (const [k, v] of Object.entries(conf)) args.push('-c', `${k}=${v}`);
 
-  let child: ChildProcess | null = null;
-  let exited: Promise<void> = Promise.resolve();
-
   const connect = async (database: string) => {
     const { default: pg } = await import('pg');
     const client = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database, connectionTimeoutMillis: 3000 });
@@ -121,25 +104,25 @@ export async function startThrowawayPostgres(settings: Record<string, string | n
     await client.connect();
     return client;
   };
+  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C' };
+  const proc = serverProcess({
+    name: `postgres on ${port}`,
+    command: join(BIN, 'postgres'),
+    args,
+    spawn: { uid: user.uid, gid: user.gid, cwd: dir, env },
+    outputPath: logPath,
+    ready: () => server.query('SELECT 1'),
+    log: () => server.log(),
+    exitSignal: 'SIGQUIT',
+  });
 
   const server: ThrowawayPostgres = {
     port,
     dir,
     get pid() {
-      return child && child.exitCode === null && child.signalCode === null ? child.pid! : null;
+      return proc.pid;
     },
-    options: (database) =>
-      ({
-        type: 'postgres',
-        host: '127.0.0.1',
-        port,
-        username: 'postgres',
-        password: '',
-        database,
-        entities: [...UPKEEP_ENTITIES],
-        migrations: [...UPKEEP_MIGRATIONS],
-        logging: false,
-      }) as DataSourceOptions,
+    options: (database) => upkeepOptions('postgres', port, 'postgres', database),
     async createDatabase(name) {
       await server.query(`CREATE DATABASE ${name}`);
     },
@@ -151,34 +134,8 @@ export async function startThrowawayPostgres(settings: Record<string, string | n
         await client.end().catch(() => undefined);
       }
     },
-    async start() {
-      if (server.pid) return;
-      const fd = openSync(logPath, 'a');
-      try {
-        child = spawn(join(BIN, 'postgres'), args, { uid: user.uid, gid: user.gid, cwd: dir, stdio: ['ignore', fd, fd], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C' } });
-      } finally {
-        closeSync(fd);
-      }
-      const self = child;
-      exited = new Promise<void>((resolve) => self.once('exit', () => resolve()));
-      const until = Date.now() + 60_000;
-      for (;;) {
-        if (self.exitCode !== null || self.signalCode !== null) throw new Error(`postgres exited at start:\n${server.log().slice(-2000)}`);
-        try {
-          await server.query('SELECT 1');
-          return;
-        } catch (error) {
-          if (Date.now() > until) throw new Error(`postgres on ${port} not ready within 60 s: ${(error as Error).message}`);
-          await sleep(25);
-        }
-      }
-    },
-    async stop(mode) {
-      const pid = server.pid;
-      if (!pid) return;
-      process.kill(pid, STOP_SIGNAL[mode]);
-      await exited;
-    },
+    start: () => proc.start(),
+    stop: (mode) => proc.stop(STOP_SIGNAL[mode]),
     async restart(mode, downMs = 0) {
       const t = Date.now();
       await server.stop(mode);
@@ -197,31 +154,10 @@ export async function startThrowawayPostgres(settings: Record<string, string | n
     log: () => (existsSync(logPath) ? readFileSync(logPath, 'utf8') : ''),
     countInLog: (pattern) => (server.log().match(new RegExp(pattern.source, pattern.flags.includes('g') ? pattern.flags : `${pattern.flags}g`)) ?? []).length,
     async destroy() {
-      const pid = server.pid;
-      if (pid) {
-        process.kill(pid, 'SIGQUIT');
-        const gone = await Promise.race([exited.then(() => true), sleep(10_000).then(() => false)]);
-        if (!gone && server.pid) {
-          process.kill(pid, 'SIGKILL');
-          await exited;
-        }
-      }
-      process.off('exit', onExit);
+      await proc.destroy('SIGQUIT');
       rmSync(dir, { recursive: true, force: true });
     },
   };
-  // If the test process dies without afterAll, do not leave the server running.
-  const onExit = () => {
-    const pid = server.pid;
-    if (pid) {
-      try {
-        process.kill(pid, 'SIGQUIT');
-      } catch {
-        /* already gone */
-      }
-    }
-  };
-  process.on('exit', onExit);
   await server.start();
   return server;
 }
