@@ -3,14 +3,14 @@
  * bulk-enqueued backlog on PostgreSQL while every query the pg driver sends is counted by
  * what it does (claim, completion, heartbeat, task_events insert, metrics, ...).
  *
- *   npm run bench:statements [-- --tasks 20000]
+ *   npx tsx bench/statements.ts [--tasks 20000] [--single: enqueued one call at a time by 10 producers]
  */
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type pgTypes from 'pg';
 import { UpkeepSubject } from './peers/upkeep';
 import { createPgDatabase, dropPgDatabase, PgProbe } from './lib/pg';
-import { fmt, intFlag, loadAverage, log, machine, sleep, table, waitFor } from './lib/util';
+import { fmt, has, intFlag, loadAverage, log, machine, sleep, table, waitFor } from './lib/util';
 
 const TASKS = intFlag('tasks', 20_000);
 /** The pg the library (TypeORM) loads: the root package's, not bench/'s own copy. */
@@ -81,7 +81,13 @@ async function main(): Promise<void> {
   };
   try {
     await subject.setup(0);
-    await subject.addBatches(TASKS, 1000);
+    if (has('single')) {
+      // As the suite's single-enqueue phase: 10 producers, one createTask call per task.
+      let left = TASKS;
+      await Promise.all(Array.from({ length: 10 }, async () => {
+        while (left-- > 0) await subject.addOne();
+      }));
+    } else await subject.addBatches(TASKS, 1000);
     await probe.query('ANALYZE');
     await sleep(1100);
     const c0 = await probe.commits();
