@@ -91,6 +91,8 @@ export class EventRecorder {
   private waiters: Array<{ seq: number; resolve: () => void }> = [];
   /** Rows dropped over the bound during the current outage (reported when it ends). */
   private droppedThisOutage = 0;
+  /** A flush already warned that it gave up during the current outage. */
+  private warnedFlushThisOutage = false;
   private readonly logger: UpkeepLogger;
   private readonly flushIntervalMs: number;
   private readonly maxBatch: number;
@@ -153,7 +155,11 @@ export class EventRecorder {
     }
     this.startDraining();
     let timer: NodeJS.Timeout | undefined;
-    const stored = new Promise<boolean>((resolve) => this.waiters.push({ seq: target, resolve: () => resolve(true) }));
+    const waiter = { seq: target, resolve: () => undefined as void };
+    const stored = new Promise<boolean>((resolve) => {
+      waiter.resolve = () => resolve(true);
+      this.waiters.push(waiter);
+    });
     const gaveUp = new Promise<boolean>((resolve) => {
       timer = setTimeout(() => resolve(false), Math.max(0, timeoutMs));
       timer.unref?.();
@@ -161,8 +167,12 @@ export class EventRecorder {
     const done = await Promise.race([stored, gaveUp]);
     clearTimeout(timer);
     if (done) return 0;
+    this.waiters = this.waiters.filter((w) => w !== waiter);
     const left = this.unsettledUpTo(target);
-    this.logger.warn(
+    // One warning per outage (a runner flushes at every idle poll); later ones at debug.
+    const log = this.warnedFlushThisOutage ? this.logger.debug.bind(this.logger) : this.logger.warn.bind(this.logger);
+    this.warnedFlushThisOutage = true;
+    log(
       `task_events: ${left} row(s) not written within ${timeoutMs} ms (${describe(this.lastError)}); they stay queued and are retried while this process runs, and are lost if it exits now`,
       { pending: this.pending, lastError: describe(this.lastError) },
     );
@@ -222,6 +232,7 @@ export class EventRecorder {
       this.settle();
       if (result.error === undefined) {
         this.failures = 0;
+        this.warnedFlushThisOutage = false;
         if (this.droppedThisOutage && this.queue.length < this.maxBufferedRows / 2) {
           this.logger.warn(`task_events: the database takes rows again; ${this.droppedThisOutage} row(s) were dropped during the outage (over the ${this.maxBufferedRows}-row bound)`, {
             dropped: this.droppedThisOutage,

@@ -107,6 +107,9 @@ describe('EventRecorder', () => {
     expect(r.pending).toBe(300);
     expect(r.stats.retries).toBeGreaterThan(1);
     expect(warnings().some((w) => w.includes('300 row(s) not written within 150 ms') && w.includes('SQLITE_BUSY'))).toBe(true);
+    // A runner flushes at every idle poll: one warning per outage, the next ones at debug.
+    expect(await r.flush(50)).toBe(300);
+    expect(warnings().filter((w) => w.includes('not written within'))).toHaveLength(1);
     for (let i = 300; i < 400; i++) r.record(row(i));
     db.release();
     expect(await r.flush(5000)).toBe(0);
