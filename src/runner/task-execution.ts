@@ -83,6 +83,11 @@ export class TaskExecution {
     if (settled === 'timeout' || reason instanceof TaskTimeoutError) {
       return { kind: 'failed', reason: 'timeout', retryable: true, error: { name: 'TaskTimeoutError', message: `Timed out after ${timeoutMs} ms`, code: 'TIMEOUT' } };
     }
+    if (reason instanceof MemoryLimitExceededError) {
+      // Past its memory limit: the attempt fails even when the processor ignored the abort and
+      // finished anyway (the limit protects the process, not the result).
+      return { kind: 'failed', reason: 'memory_limit_exceeded', retryable: false, error: { name: reason.name, message: reason.message, code: reason.code } };
+    }
     if (typeof settled === 'object' && settled.ok) {
       // Work that finished is kept even if a stop request arrived meanwhile.
       try {

@@ -118,6 +118,20 @@ class HungryProcessor extends MaintenanceTaskProcessor {
   }
 }
 
+@Processor('res-hungry-deaf')
+class DeafHungryProcessor extends MaintenanceTaskProcessor {
+  override resources(): ResourceRequest {
+    return { memoryMb: 50, memoryLimitMb: 100 };
+  }
+
+  // Passes its limit and never looks at the abort signal: finishes its work regardless.
+  async process(_task: MaintenanceTask, ctx: TaskContext) {
+    ctx.reportMemory(250);
+    await new Promise((r) => setTimeout(r, 30));
+    return { done: true, aborted: ctx.signal.aborted };
+  }
+}
+
 const big = { running: 0, most: 0 };
 
 @Processor('res-big')
@@ -185,7 +199,7 @@ describe.skipIf(problem)(`resources on ${TEST_DB}`, () => {
       dataSource,
       devices: DEVICES,
       services: { pool },
-      processors: [ModelProcessor, ExitPathProcessor, BatchProcessor, HungryProcessor, BigProcessor, SlowProcessor],
+      processors: [ModelProcessor, ExitPathProcessor, BatchProcessor, HungryProcessor, DeafHungryProcessor, BigProcessor, SlowProcessor],
       settings: { cleanupTimeoutSeconds: 1, metricsIntervalMs: 100, retry: { initialDelayMs: 20, jitter: 0 } },
     });
   });
@@ -309,6 +323,17 @@ describe.skipIf(problem)(`resources on ${TEST_DB}`, () => {
     await runner.stop();
     expect(t!.failureReason).toBe('out_of_memory');
     expect(t!.attempts).toBe(2);
+  });
+
+  it('a processor that passes its memoryLimitMb and ignores the abort still ends MEMORY_LIMIT_EXCEEDED, not COMPLETED (issue 11)', async () => {
+    const task = await upkeep.createTask(DeafHungryProcessor.create({}), { maxAttempts: 3 });
+    await upkeep.runDue();
+    const t = (await upkeep.getTask(task.id))!;
+    expect(t.status).toBe('ERROR');
+    expect(t.failureReason).toBe('memory_limit_exceeded');
+    expect(t.attempts).toBe(1);
+    expect(t.info).toMatchObject({ errorName: 'MemoryLimitExceededError', attempt: 1 });
+    expect(t.info!.error).toMatch(/above its limit of 100 MiB/);
   });
 
   it('warns near the memory limit and fails with MEMORY_LIMIT_EXCEEDED past it', async () => {
