@@ -53,7 +53,7 @@ export class OutcomeWriter {
         // The seed's shape: info is exactly what the processor returned.
         const info = completedInfo(outcome.result);
         if (this.r.placement) task.actualMemoryMb = Math.round(flight.peakMemoryMb);
-        const completion = { task, info, result: outcome.result, durationMs: Date.now() - flight.startedAt, cleanupDone, progressDone: ctx.progressDone };
+        const completion = { task, info, result: outcome.result, durationMs: Date.now() - flight.startedAt, cleanupDone, progressDone: ctx.progressDone, cursor: ctx.latestCursor };
         const tx = flight.tx;
         if (tx) {
           flight.tx = undefined;

@@ -7,6 +7,7 @@ import type { TaskQueue } from '../queue/task-queue';
 import type { DevicePlacement } from '../resources/device-placement';
 import type { TaskErrorHandler } from '../resources/task-error-handler';
 import type { TaskTransaction } from '../store/executor';
+import type { CompletionRow } from '../store/task-complete';
 import type { ClaimLoop } from './claim-loop';
 import type { CompletionBatcher } from './completion-batcher';
 import type { LeaseClock } from './lease-clock';
@@ -88,6 +89,8 @@ export interface PendingCompletion {
   durationMs: number;
   cleanupDone: boolean;
   progressDone: number | null;
+  /** The attempt's latest cursor (stored with the result, so an iteration ends on its last item's). */
+  cursor: string | null;
   /** Writes of this result that failed one by one. */
   failures?: number;
 }
@@ -134,9 +137,8 @@ export function writeBackoffMs(failures: number): number {
 }
 
 /** The row `completeMany` writes for a result. */
-export function toCompletionRow(c: PendingCompletion) {
-  // (A null info is written as SQL NULL; CompletionRow.info is typed TaskInfo until the store says TaskInfo | null.)
-  return { id: c.task.id, version: c.task.version, info: c.info as TaskInfo, actualMemoryMb: c.task.actualMemoryMb, cleanupDone: c.cleanupDone, progressDone: c.progressDone };
+export function toCompletionRow(c: PendingCompletion): CompletionRow {
+  return { id: c.task.id, version: c.task.version, info: c.info, actualMemoryMb: c.task.actualMemoryMb, cleanupDone: c.cleanupDone, progressDone: c.progressDone, cursor: c.cursor };
 }
 
 /** Resolves after `ms` (does not keep the process alive). */

@@ -7,10 +7,13 @@ import type { TaskStore } from './task-store';
 export interface CompletionRow {
   id: string;
   version: number;
-  info: TaskInfo;
+  /** What `info` becomes: the processor's returned object, `{ result }`, or null (SQL NULL). */
+  info: TaskInfo | null;
   actualMemoryMb: number | null;
   cleanupDone: boolean;
   progressDone: number | null;
+  /** The attempt's latest cursor (an iteration's last item); null keeps the stored one. */
+  cursor: string | null;
 }
 
 /**
@@ -45,10 +48,10 @@ export async function completeIn(
   const { affected } = await tx.query(
     `UPDATE ${store.table()} SET ${c.id('status')} = 'COMPLETED', ${c.id('info')} = ${cast('jsonb')}, ${c.id('actual_memory_mb')} = ${cast('integer')},
        ${c.id('resource_cleanup_completed')} = ${cast('boolean')}, ${c.id('progress_done')} = COALESCE(${cast('integer')}, ${c.id('progress_done')}),
-       ${c.id('finished_at')} = ?, ${c.id('updated_at')} = ?, ${c.id('locked_by')} = NULL, ${c.id('lease_expires_at')} = NULL,
+       ${c.id('cursor')} = COALESCE(?, ${c.id('cursor')}), ${c.id('finished_at')} = ?, ${c.id('updated_at')} = ?, ${c.id('locked_by')} = NULL, ${c.id('lease_expires_at')} = NULL,
        ${c.id('control')} = NULL, ${c.id('failure_reason')} = NULL, ${c.id('version')} = ${c.id('version')} + 1
      WHERE ${c.id('id')} = ? AND ${c.id('version')} = ? AND ${c.id('status')} = 'WORKING' AND ${c.id('locked_by')} = ?`,
-    [c.json(item.info), item.actualMemoryMb, c.bool(item.cleanupDone), item.progressDone, c.date(now), c.date(now), item.id, item.version, runnerId],
+    [c.json(item.info), item.actualMemoryMb, c.bool(item.cleanupDone), item.progressDone, item.cursor, c.date(now), c.date(now), item.id, item.version, runnerId],
   );
   return affected > 0;
 }

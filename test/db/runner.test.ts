@@ -116,6 +116,16 @@ describe.skipIf(problem)(`runner behaviour on ${TEST_DB}`, () => {
     expect(done!.info).toMatchObject({ processedTotal: 60, resumed: true });
   });
 
+  it("a COMPLETED iteration's stored cursor is its last item's, not an earlier one's (issue 11)", async () => {
+    // 30 items 1 ms apart: cursor saves are throttled (about once a second), so only the
+    // completion can store the last one.
+    const task = await upkeep.createTask(WalkProcessor.create({ count: 30, stepMs: 1 }));
+    await upkeep.runDue();
+    const done = (await upkeep.getTask(task.id))!;
+    expect(done.status).toBe('COMPLETED');
+    expect(done.cursor).toBe('29');
+  });
+
   it('a failed iteration retries from the stored cursor, not from the start', async () => {
     const task = await upkeep.createTask(WalkProcessor.create({ count: 20, stepMs: 1, failAt: 12 }));
     const runner = upkeep.createRunner({ pollIntervalMs: 20 });

@@ -59,12 +59,14 @@ describe.skipIf(problem)(`store engine of ${TEST_DB}: one statement of each kind
     expect((await store.getTask(claimed[0]!.id))!.leaseExpiresAt!.getTime()).toBe(later.getTime() + 60_000);
     expect(await store.heartbeat('r2', claimed.map((t) => t.id), 60_000, later)).toEqual([]);
 
-    const items = claimed.map((t) => ({ id: t.id, version: t.version, info: { done: t.id }, actualMemoryMb: 7, cleanupDone: true, progressDone: null }));
+    const items = claimed.map((t) => ({ id: t.id, version: t.version, info: { done: t.id }, actualMemoryMb: 7, cleanupDone: true, progressDone: null, cursor: t === claimed[1] ? 'last-item' : null }));
     expect((await store.completeMany('r2', items, later)).sort()).toEqual([]);
     expect((await store.completeMany('r1', items, later)).sort()).toEqual(claimed.map((t) => t.id).sort());
     expect(await store.completeMany('r1', items, later)).toEqual([]);
     const done = (await store.getTask(claimed[1]!.id))!;
-    expect(done).toMatchObject({ status: 'COMPLETED', info: { done: done.id }, actualMemoryMb: 7, resourceCleanupCompleted: true, lockedBy: null, leaseExpiresAt: null });
+    expect(done).toMatchObject({ status: 'COMPLETED', info: { done: done.id }, actualMemoryMb: 7, resourceCleanupCompleted: true, lockedBy: null, leaseExpiresAt: null, cursor: 'last-item' });
+    // A null cursor keeps what was stored.
+    expect((await store.getTask(claimed[0]!.id))!.cursor).toBeNull();
   });
 
   it('handBack: RETURNING (or the read-back) tells where the task went; the boolean literal is stored', async () => {

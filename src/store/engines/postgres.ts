@@ -49,14 +49,14 @@ export const postgresEngine: StoreEngine = {
            AND k.${c.id('status')} = 'WORKING' AND k.${c.id('locked_by')} = ? ORDER BY k.${c.id('id')} FOR NO KEY UPDATE OF k)
        UPDATE ${t} t SET ${c.id('status')} = 'COMPLETED', ${c.id('info')} = v.${c.id('info')},
          ${c.id('actual_memory_mb')} = v.${c.id('actual_memory_mb')}, ${c.id('resource_cleanup_completed')} = v.${c.id('resource_cleanup_completed')},
-         ${c.id('progress_done')} = COALESCE(v.${c.id('progress_done')}, t.${c.id('progress_done')}),
+         ${c.id('progress_done')} = COALESCE(v.${c.id('progress_done')}, t.${c.id('progress_done')}), ${c.id('cursor')} = COALESCE(v.${c.id('cursor')}, t.${c.id('cursor')}),
          ${c.id('finished_at')} = ?, ${c.id('updated_at')} = ?, ${c.id('locked_by')} = NULL, ${c.id('lease_expires_at')} = NULL,
          ${c.id('control')} = NULL, ${c.id('failure_reason')} = NULL, ${c.id('version')} = t.${c.id('version')} + 1
        FROM v, l
        WHERE t.${c.id('id')} = v.${c.id('id')} AND l.${c.id('id')} = t.${c.id('id')} AND t.${c.id('version')} = v.${c.id('version')} AND t.${c.id('status')} = 'WORKING' AND t.${c.id('locked_by')} = ?
        RETURNING t.${c.id('id')}`,
       [
-        JSON.stringify(plan.items.map((i) => ({ id: i.id, version: i.version, info: i.info, actual_memory_mb: i.actualMemoryMb, resource_cleanup_completed: i.cleanupDone, progress_done: i.progressDone }))),
+        JSON.stringify(plan.items.map((i) => ({ id: i.id, version: i.version, info: i.info, actual_memory_mb: i.actualMemoryMb, resource_cleanup_completed: i.cleanupDone, progress_done: i.progressDone, cursor: i.cursor }))),
         plan.runnerId,
         plan.now,
         plan.now,

@@ -19,6 +19,7 @@ export function caseCompletion(c: SqlCodec, plan: CompletionPlan, param: (type: 
     caseOf('actual_memory_mb', param('integer')),
     caseOf('resource_cleanup_completed', param('boolean')),
     `${c.id('progress_done')} = COALESCE(CASE ${c.id('id')} ${part.map(() => `WHEN ? THEN ${param('integer')}`).join(' ')} END, ${c.id('progress_done')})`,
+    `${c.id('cursor')} = COALESCE(CASE ${c.id('id')} ${part.map(() => 'WHEN ? THEN ?').join(' ')} END, ${c.id('cursor')})`,
     `${c.id('finished_at')} = ?`, `${c.id('updated_at')} = ?`, `${c.id('locked_by')} = NULL`, `${c.id('lease_expires_at')} = NULL`,
     `${c.id('control')} = NULL`, `${c.id('failure_reason')} = NULL`, `${c.id('version')} = ${c.id('version')} + 1`,
   ];
@@ -27,6 +28,7 @@ export function caseCompletion(c: SqlCodec, plan: CompletionPlan, param: (type: 
     ...part.flatMap((i) => [i.id, i.actualMemoryMb]),
     ...part.flatMap((i) => [i.id, c.bool(i.cleanupDone)]),
     ...part.flatMap((i) => [i.id, i.progressDone]),
+    ...part.flatMap((i) => [i.id, i.cursor]),
     c.date(plan.now), c.date(plan.now),
   ];
   const where = `(${part.map(() => `(${c.id('id')} = ? AND ${c.id('version')} = ?)`).join(' OR ')}) AND ${c.id('status')} = 'WORKING' AND ${c.id('locked_by')} = ?`;
