@@ -9,8 +9,8 @@
 // Expected: 0 lost, 0 succeeded-but-ERROR, 0 leases expired under a live runner (only c's and
 // d's tasks may show lease_expired), 0 started without a valid lease (d after its wake), extra
 // executions only for tasks c or d had started before the kill / freeze (running, or finished
-// with the outcome unwritten), every failure's original message stored (a failing task c or d
-// had claimed but not started ends lease_expired when rescued: it never ran), every lifecycle
+// with the outcome unwritten), every failure's original message stored (a failing task whose
+// outcome c or d never wrote ends lease_expired when rescued out of attempts), every lifecycle
 // event stored (but those c held in memory, unflushed, when it was killed).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,6 +20,7 @@ import { startRunnerProcess, type Execution, type RunnerProcess } from '../helpe
 import { startThrowawayPostgres, throwawayPostgresProblem, type ThrowawayPostgres } from '../helpers/throwaway-postgres';
 import {
   classifyHeld,
+  crashes,
   enqueue,
   errorDigest,
   explain,
@@ -135,7 +136,7 @@ describe.skipIf(problem)('all faults in one run (PostgreSQL): the summary of iss
         'held by c at the kill / by d at the freeze': `${killed.held.length} / ${frozen.held.length}, ${frozenHeld.queued.length} queued (d frozen ${frozen.ms} ms, lease 3000 ms)`,
         'runner:error events': runners.flatMap((r) => r.errors()).length,
         'deadlocks in the server log': pg.countInLog(/deadlock detected/),
-      })}\n${formatOutages(outages)}\n  runner:error events by kind:\n${errorDigest(runners)}\n${await violationTraces(control, summary, runners, outages[0]!.from)}`,
+      })}\n${formatOutages(outages)}\n  runner:error events by kind:\n${errorDigest(runners)}\n${await violationTraces(control, summary, runners, outages[0]!.from)}\n${crashes(runners).join('\n')}`,
     );
     const runnerIds = runners.map((r) => `${r.name}=${r.runnerId}`).join(' ');
     for (const [what, ids] of [
@@ -167,6 +168,7 @@ describe.skipIf(problem)('all faults in one run (PostgreSQL): the summary of iss
     expect(dStopCode, 'd stopped gracefully after its wake').toBe(0);
   });
 
+  it('no runner process crashed (c was killed and d stopped by the test)', () => expect(crashes(runners).join('\n\n')).toBe(''));
   it('0 lost', () => expect(summary.lost.length, sample(summary.lost)).toBe(0));
   it('0 succeeded-but-ERROR', () => expect(summary.succeededButError.length, sample(summary.succeededButError)).toBe(0));
   it('0 tasks aborted by their own runner (lease_expired only for tasks of the killed and the frozen runner)', () =>

@@ -213,8 +213,9 @@ export interface FaultSummary {
    */
   eventsLostWithKill: string[];
   /**
-   * Tasks a killed or frozen runner had claimed (attempt counted) but not started, that were out
-   * of attempts when rescued: ERROR lease_expired, never run (with `maxAttempts: 1`).
+   * Tasks a killed or frozen runner held whose outcome it never wrote (queued, running, or
+   * finished with the write pending), out of attempts when rescued: ERROR lease_expired (with
+   * `maxAttempts: 1`).
    */
   neverRanLeaseExpired: string[];
   /** Ids whose final state says result_not_serializable / "The database refused the result". */
@@ -284,12 +285,14 @@ export async function summarise(
     if (!spec.fail && row.status === 'ERROR') s.succeededButError.push(row.id);
     if (ex.starts.length > 1 + ex.cutOff && !excusedExtra.has(row.id)) s.extraExecutions.push(row.id);
     if (!excusedLeaseLoss.has(row.id) && attemptsOf(row).some((a) => a.reason === 'lease_expired')) s.abortedByOwnRunner.push(row.id);
-    // Claimed (the attempt counted) by a runner that was killed or frozen before it started the
-    // task, and out of attempts when rescued: ERROR lease_expired without ever running. There is
-    // no original failure to store, and no started event.
-    const neverRan = ex.starts.length === 0 && excusedLeaseLoss.has(row.id) && row.status === 'ERROR' && row.failure_reason === 'lease_expired';
-    if (neverRan) s.neverRanLeaseExpired.push(row.id);
-    if (spec.fail && !neverRan) {
+    // Held (the attempt counted) by a runner that was killed or frozen before its outcome was
+    // written (queued, running, or finished with the write pending), and out of attempts when
+    // rescued: ERROR lease_expired. The holder's outcome never reached the database, so there is
+    // no original failure to store (and, when it never started, no started event).
+    const outcomeLost = excusedLeaseLoss.has(row.id) && row.status === 'ERROR' && row.failure_reason === 'lease_expired';
+    const neverRan = outcomeLost && ex.starts.length === 0;
+    if (outcomeLost) s.neverRanLeaseExpired.push(row.id);
+    if (spec.fail && !outcomeLost) {
       const marker = `original failure ${spec.label}`;
       const stored = [row.last_error ?? '', infoMessage(row)];
       if (row.status !== 'ERROR' || !stored.every((m) => m.includes(marker))) s.failureMessageLost.push(row.id);
@@ -324,7 +327,7 @@ export function formatSummary(title: string, s: FaultSummary, extra: Record<stri
     line('failures without their original message', s.failureMessageLost.length),
     line('tasks missing lifecycle events', s.eventsMissing.length),
     line('  events lost with a SIGKILLed runner', s.eventsLostWithKill.length),
-    line('never ran: out of attempts at the rescue', s.neverRanLeaseExpired.length),
+    line('outcome died with its runner, out of attempts', s.neverRanLeaseExpired.length),
     ...Object.entries(extra).map(([k, v]) => line(k, v)),
   ].join('\n');
 }
@@ -408,6 +411,11 @@ export function errorDigest(runners: RunnerProcess[], top = 8): string {
     .slice(0, top)
     .map(([k, n]) => `    ${String(n).padStart(5)}  ${k}`)
     .join('\n');
+}
+
+/** Runner processes that exited on their own (a crash), each with its exit and stderr tail. */
+export function crashes(runners: RunnerProcess[]): string[] {
+  return runners.map((r) => r.crash()).filter((c): c is string => c !== null);
 }
 
 /** Rows a runner holds (WORKING under its id), with the attempt of its claim. */

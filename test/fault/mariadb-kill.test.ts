@@ -11,7 +11,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunnerProcess } from '../helpers/runner-process';
 import { startThrowawayMariadb, throwawayMariadbProblem, type ThrowawayMariadb } from '../helpers/throwaway-mariadb';
-import { errorDigest, formatOutages, formatSummary, runFaults, sample, startScenario, summarise, violationTraces, type Control, type FaultSummary, type Outage, type Scenario } from './harness';
+import { crashes, errorDigest, formatOutages, formatSummary, runFaults, sample, startScenario, summarise, violationTraces, type Control, type FaultSummary, type Outage, type Scenario } from './harness';
 
 const problem = throwawayMariadbProblem();
 const N = 3000;
@@ -55,7 +55,7 @@ describe.skipIf(problem)('MariaDB killed with SIGKILL and restarted under two ru
       `${formatSummary('MariaDB killed -9 and restarted, 2 runner processes', summary, {
         'runner:error events': errors.length,
         '"Deadlock found" runner:error events': deadlockErrors.length,
-      })}\n${formatOutages(outages)}\n  runner:error events by kind:\n${errorDigest(runners)}\n${await violationTraces(control, summary, runners, outages[0]!.from)}`,
+      })}\n${formatOutages(outages)}\n  runner:error events by kind:\n${errorDigest(runners)}\n${await violationTraces(control, summary, runners, outages[0]!.from)}\n${crashes(runners).join('\n')}`,
     );
   }, 240_000);
 
@@ -69,6 +69,10 @@ describe.skipIf(problem)('MariaDB killed with SIGKILL and restarted under two ru
     for (const o of outages) expect(o.runningBefore, o.fault).toBeGreaterThan(0);
     for (const o of outages) expect(o.to - o.from, `${o.fault} lasted longer than the lease less a heartbeat`).toBeLessThan(LEASE_MS - HEARTBEAT_MS);
     for (const o of outages) expect(o.endedDuring, o.fault).toBeGreaterThan(0);
+  });
+
+  it('no runner process crashed', () => {
+    expect(crashes(runners).join('\n\n')).toBe('');
   });
 
   it('no task lost: every task COMPLETED', () => {

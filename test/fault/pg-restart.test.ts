@@ -10,7 +10,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunnerProcess } from '../helpers/runner-process';
 import { startThrowawayPostgres, throwawayPostgresProblem, type ThrowawayPostgres } from '../helpers/throwaway-postgres';
-import { errorDigest, formatOutages, formatSummary, runFaults, sample, startScenario, summarise, violationTraces, type Control, type FaultSummary, type Outage, type Scenario } from './harness';
+import { crashes, errorDigest, formatOutages, formatSummary, runFaults, sample, startScenario, summarise, violationTraces, type Control, type FaultSummary, type Outage, type Scenario } from './harness';
 
 const problem = throwawayPostgresProblem();
 const N = 3000;
@@ -55,7 +55,7 @@ describe.skipIf(problem)('PostgreSQL restarted and its backends terminated under
       `${formatSummary('PostgreSQL restarts and terminated backends, 2 runner processes', summary, {
         'runner:error events': errors.length,
         'deadlocks in the server log': pg.countInLog(/deadlock detected/),
-      })}\n${formatOutages(outages)}\n  runner:error events by kind:\n${errorDigest(runners)}\n${await violationTraces(control, summary, runners, outages[0]!.from)}`,
+      })}\n${formatOutages(outages)}\n  runner:error events by kind:\n${errorDigest(runners)}\n${await violationTraces(control, summary, runners, outages[0]!.from)}\n${crashes(runners).join('\n')}`,
     );
   }, 240_000);
 
@@ -69,6 +69,10 @@ describe.skipIf(problem)('PostgreSQL restarted and its backends terminated under
     for (const o of outages) expect(o.runningBefore, o.fault).toBeGreaterThan(0);
     for (const o of outages) expect(o.to - o.from, `${o.fault} lasted longer than the lease less a heartbeat`).toBeLessThan(LEASE_MS - HEARTBEAT_MS);
     for (const o of outages.filter((x) => x.fault.includes('restart'))) expect(o.endedDuring, o.fault).toBeGreaterThan(0);
+  });
+
+  it('no runner process crashed', () => {
+    expect(crashes(runners).join('\n\n')).toBe('');
   });
 
   it('no task lost: every task COMPLETED', () => {

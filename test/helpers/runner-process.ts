@@ -42,6 +42,10 @@ export interface RunnerProcess {
   stop(): Promise<number | null>;
   /** Its executions so far. */
   executions(): Execution[];
+  /** The last ~10 KB it wrote on stderr (a crash's stack). */
+  stderrTail(): string;
+  /** How it exited when it did so on its own (not by kill() or stop()): a crash; null while alive or ended by the test. */
+  crash(): string | null;
 }
 
 /** Starts a runner process and resolves once it reports `ready`. */
@@ -72,7 +76,14 @@ export function startRunnerProcess(opts: {
     stderr += d.toString();
     if (stderr.length > 20_000) stderr = stderr.slice(-10_000);
   });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  let endedByTest = false;
+  let exit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => {
+      exit = { code, signal };
+      resolve(exit);
+    }),
+  );
   return new Promise((resolve, reject) => {
     child.stdout!.on('data', (d: Buffer) => {
       buffered += d.toString();
@@ -103,14 +114,18 @@ export function startRunnerProcess(opts: {
             freeze: () => process.kill(child.pid!, 'SIGSTOP'),
             thaw: () => process.kill(child.pid!, 'SIGCONT'),
             kill: async () => {
+              endedByTest = true;
               if (child.exitCode === null && child.signalCode === null) process.kill(child.pid!, 'SIGKILL');
               await exited;
             },
             stop: async () => {
+              endedByTest = true;
               if (child.exitCode === null && child.signalCode === null) process.kill(child.pid!, 'SIGTERM');
               return (await exited).code;
             },
             executions: () => readExecutions([logPath]),
+            stderrTail: () => stderr,
+            crash: () => (exit && !endedByTest ? `${opts.name} exited on its own (${exit.code ?? exit.signal}); stderr:\n${stderr.slice(-3000)}` : null),
           };
           resolve(proc);
         }
