@@ -62,6 +62,20 @@ export function place<I>(
 }
 
 /**
+ * The answer {@link place} gives, found without its pass, in the common case of a pool with
+ * one usable device whose every instance is lent (none idle, none being created, none more
+ * allowed) and a request for any device or that one reserving no memory: wait for that device.
+ * Undefined in every other case (then `place` decides).
+ */
+export function onlyWaits<I>(request: PlacementRequest, slots: readonly DeviceSlot<I>[], rules: PlacementRules): Placement<I> | undefined {
+  if (slots.length !== 1 || rules.selector || request.memoryMb !== 0) return undefined;
+  const slot = slots[0]!;
+  if (request.device !== 'auto' && request.device !== slot.info.id) return undefined;
+  if (!isUsable(slot) || slot.idle.length > 0 || slot.pendingCreates > 0 || slot.instances.size === 0 || slot.instances.size < slot.max) return undefined;
+  return { kind: 'wait', slot };
+}
+
+/**
  * Something could be lent or created for some request (memory aside). When nothing can,
  * the rest of a queue can only wait: a dispatch pass stops there, which keeps a release
  * O(1) however many wait.

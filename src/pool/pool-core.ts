@@ -5,7 +5,7 @@ import { DeviceInventory } from './device-inventory';
 import { canCreate, isUsable, NO_CLAIMS, PassClaims } from './device-slot';
 import { dueForEviction } from './idle-eviction';
 import { InstanceLifecycle } from './instance-lifecycle';
-import { hasSupply, place, type PlacementRules } from './placement';
+import { hasSupply, onlyWaits, place, type PlacementRules } from './placement';
 import { abortReason, acquireTimeoutError, closedError, leasesOutError, leasesOutOf } from './pool-errors';
 import { PoolEvents } from './pool-events';
 import { PoolLease, type LeaseOwner } from './pool-lease';
@@ -185,8 +185,9 @@ export class PoolCore<T> implements LeaseOwner<T> {
       this.rejectWaiter(waiter, closed);
       return;
     }
-    // Fail fast (unknown device, too large, factory failing) even when the queue is long.
-    const placement = place(waiter.request, this.inventory.slots, NO_CLAIMS, this.rules, backoffClock(this.inventory.slots));
+    // Fail fast (unknown device, too large, factory failing) even when the queue is long; the
+    // common case (one device, every instance lent, nothing reserved) is a 'wait' without the pass.
+    const placement = onlyWaits(waiter.request, this.inventory.slots, this.rules) ?? place(waiter.request, this.inventory.slots, NO_CLAIMS, this.rules, backoffClock(this.inventory.slots));
     if (placement.kind === 'fail') {
       this.rejectWaiter(waiter, placement.error);
       return;

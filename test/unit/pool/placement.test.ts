@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { DeviceUnavailableError, InvalidArgumentError, PoolExhaustedError } from '../../../src/core/errors';
 import type { DeviceInfo } from '../../../src/pool';
 import { hasRoom, NO_CLAIMS, PassClaims, reservedMemory, type DeviceSlot } from '../../../src/pool/device-slot';
-import { hasSupply, place, rank, type PlacementRequest, type PlacementRules } from '../../../src/pool/placement';
+import { hasSupply, onlyWaits, place, rank, type PlacementRequest, type PlacementRules } from '../../../src/pool/placement';
 
 // Placement is a pure function of the request, the slots, the claims of a pass and the
 // time: these tests build slots as plain objects and call it directly (no pool, no timers).
@@ -243,6 +243,45 @@ describe('place() properties', () => {
           if (explicit) expect(first.slot).toBe(slots[0]);
         }
       }),
+      { numRuns: 500 },
+    );
+  });
+});
+
+describe('onlyWaits(): the shortcut of a full single-device pool (issue 8)', () => {
+  it('answers wait on the device when every instance is lent, and leaves every other case to place()', () => {
+    const full = () => [slot({ id: 'cpu' }, { inUse: 2 })];
+    expect(where(onlyWaits(auto(), full(), rules)!)).toBe('wait:cpu');
+    expect(where(onlyWaits(on('cpu'), full(), rules)!)).toBe('wait:cpu');
+    expect(onlyWaits(auto(100), full(), rules)).toBeUndefined();
+    expect(onlyWaits(on('cuda:0'), full(), rules)).toBeUndefined();
+    expect(onlyWaits(auto(), [slot({ id: 'cpu' }, { inUse: 1 })], rules)).toBeUndefined();
+    expect(onlyWaits(auto(), [slot({ id: 'cpu' }, { inUse: 1, idle: ['a'] })], rules)).toBeUndefined();
+    expect(onlyWaits(auto(), [slot({ id: 'cpu' }, { inUse: 2, pendingCreates: 1 })], rules)).toBeUndefined();
+    expect(onlyWaits(auto(), [slot({ id: 'cpu', healthy: false }, { inUse: 2 })], rules)).toBeUndefined();
+    expect(onlyWaits(auto(), [slot({ id: 'cpu' }, { inUse: 2 }), slot({ id: 'cuda:0' })], rules)).toBeUndefined();
+    expect(onlyWaits(auto(), full(), { ...rules, selector: () => undefined })).toBeUndefined();
+  });
+
+  it('whenever it answers, place() answers the same', () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          inUse: fc.integer({ min: 0, max: 3 }),
+          idle: fc.integer({ min: 0, max: 2 }),
+          pendingCreates: fc.integer({ min: 0, max: 1 }),
+          max: fc.integer({ min: 0, max: 3 }),
+          consecutiveFailures: fc.integer({ min: 0, max: 5 }),
+          healthy: fc.boolean(),
+          explicit: fc.boolean(),
+        }),
+        (f) => {
+          const slots = [slot({ id: 'cpu', healthy: f.healthy }, { inUse: f.inUse, idle: Array.from({ length: f.idle }, (_, i) => `i${i}`), pendingCreates: f.pendingCreates, max: f.max, consecutiveFailures: f.consecutiveFailures, retryAt: 1e12 })];
+          const request = f.explicit ? on('cpu') : auto();
+          const short = onlyWaits(request, slots, rules);
+          if (short) expect(where(short)).toBe(where(place(request, slots, NO_CLAIMS, rules, 1)));
+        },
+      ),
       { numRuns: 500 },
     );
   });
