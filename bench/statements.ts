@@ -3,14 +3,14 @@
  * bulk-enqueued backlog on PostgreSQL while every query the pg driver sends is counted by
  * what it does (claim, completion, heartbeat, task_events insert, metrics, ...).
  *
- *   npx tsx bench/statements.ts [--tasks 20000] [--single: enqueued one call at a time by 10 producers]
+ *   npx tsx bench/statements.ts [--tasks 20000] [--single: enqueued one call at a time by 10 producers] [--max-queue-size N]
  */
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type pgTypes from 'pg';
 import { UpkeepSubject } from './peers/upkeep';
 import { createPgDatabase, dropPgDatabase, PgProbe } from './lib/pg';
-import { fmt, has, intFlag, loadAverage, log, machine, sleep, table, waitFor } from './lib/util';
+import { flag, fmt, has, intFlag, loadAverage, log, machine, sleep, table, waitFor } from './lib/util';
 
 const TASKS = intFlag('tasks', 20_000);
 /** The pg the library (TypeORM) loads: the root package's, not bench/'s own copy. */
@@ -44,7 +44,9 @@ async function main(): Promise<void> {
   await createPgDatabase(database);
   const probe = new PgProbe(database);
   await probe.connect();
-  const subject = new UpkeepSubject({ name: 'stmts', dialect: 'postgres', pgDatabase: database, probe });
+  // --max-queue-size N: the one setting changed from the defaults (the runner holds at most concurrency + N).
+  const maxQueueSize = flag('max-queue-size');
+  const subject = new UpkeepSubject({ name: 'stmts', dialect: 'postgres', pgDatabase: database, probe, ...(maxQueueSize ? { settings: { maxQueueSize: Number(maxQueueSize) } } : {}) });
   const counts = new Map<string, number>();
   const samples = new Map<string, string>();
   const rowsOf = new Map<string, number>();
