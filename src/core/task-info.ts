@@ -25,7 +25,7 @@ export interface ErrorDescription {
 
 /** `info` after a failure: `{ error: message, errorName, errorCode?, attempt }`, never a stack. @internal */
 export function failureInfo(error: ErrorDescription, attempt: number): TaskInfo {
-  return { error: error.message, errorName: error.name, ...(error.code !== undefined ? { errorCode: error.code } : {}), attempt };
+  return { error: boundedText(error.message, LAST_ERROR_MAX_CHARS), errorName: boundedText(error.name, 200), ...(error.code !== undefined ? { errorCode: error.code } : {}), attempt };
 }
 
 /** The error a stored `info` describes (for events about a failure written elsewhere), if any. @internal */
@@ -52,7 +52,17 @@ export function lastErrorText(error: Pick<ErrorDescription, 'message' | 'stack'>
   return storableText(`${text.slice(0, LAST_ERROR_MAX_CHARS - 1)}…`);
 }
 
-/** `runner_info` with one more failed attempt recorded. @internal */
+/** Most failed attempts `runner_info.attempts` keeps (the newest), and most characters of each message. */
+export const ATTEMPTS_KEPT = 50;
+const ATTEMPT_MESSAGE_MAX_CHARS = 1024;
+
+/** `runner_info` with one more failed attempt recorded (the newest {@link ATTEMPTS_KEPT}, messages bounded). @internal */
 export function withAttempt(task: Pick<MaintenanceTask, 'runnerInfo'>, entry: { attempt: number; at: string; reason: string; message: string }): TaskRunnerInfo {
-  return { ...(task.runnerInfo ?? {}), attempts: [...(task.runnerInfo?.attempts ?? []), entry] };
+  const attempts = [...(task.runnerInfo?.attempts ?? []), { ...entry, message: boundedText(entry.message, ATTEMPT_MESSAGE_MAX_CHARS) }];
+  return { ...(task.runnerInfo ?? {}), attempts: attempts.slice(-ATTEMPTS_KEPT) };
+}
+
+/** `text` cut to `max` characters with an ellipsis (a cut surrogate pair becomes U+FFFD). @internal */
+export function boundedText(text: string, max: number): string {
+  return text.length <= max ? text : storableText(`${text.slice(0, max - 1)}…`);
 }

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DataSource, EntityManager } from 'typeorm';
 import { TaskTimeoutError } from '../core/errors';
+import { storableText } from '../core/storable-text';
 import type { UpkeepLogger } from '../core/logger';
 import type { MaintenanceTask } from '../entities/maintenance-task.entity';
 import type { ServicePool } from '../pool/service-pool';
@@ -137,8 +138,11 @@ export class RunningTaskContext implements TaskContext {
 
   saveCursor(cursor: string): void {
     if (typeof cursor !== 'string') throw new TypeError('ctx.saveCursor(cursor): cursor must be a string');
-    this.latestCursor = cursor;
-    this.hooks.onCursor(cursor);
+    // Stored with the progress and the result on every dialect: NUL and lone surrogates would
+    // make the completion itself fail (see storableText).
+    const storable = storableText(cursor);
+    this.latestCursor = storable;
+    this.hooks.onCursor(storable);
   }
 
   stage(name: string): void {

@@ -95,6 +95,9 @@ export class ChannelListener {
     this.released.add(client);
     if (this.client === client) this.client = undefined;
     client.removeAllListeners();
+    // Until the pool has it back, an 'error' (the backend ending during UNLISTEN) must have a
+    // listener, or Node turns it into an uncaught exception.
+    client.on('error', () => undefined);
     if (broken) return client.release(true);
     try {
       await client.query(`UNLISTEN ${this.channel}`);

@@ -340,6 +340,7 @@ describe.skipIf(problem)(`UpkeepRunnerInfo1764900000000 moves existing rows, on 
       },
     },
     { n: 8, status: 'PENDING', attempts: 0, info: null },
+    { n: 9, status: 'COMPLETED', attempts: 1, info: { result: {} } },
   ];
 
   const open = async (migrations: DataSourceOptions['migrations']) => {
@@ -390,6 +391,7 @@ describe.skipIf(problem)(`UpkeepRunnerInfo1764900000000 moves existing rows, on 
       expect(oom.info).toEqual({ error: 'CUDA out of memory', errorName: 'RangeError', attempt: 1 });
       expect(oom.runnerInfo).toEqual({ attempts: [attempt(1, 'out_of_memory')], placement: { device: 'cpu', reason: 'oom_cpu_fallback' }, oom: { batchFactor: 0.5, memory: { freeMb: 10 } } });
       expect(await task(8)).toMatchObject({ info: null, runnerInfo: null });
+      expect(await task(9)).toMatchObject({ info: {}, runnerInfo: null }); // a returned {} stays {}, as the runner stores it
     } finally {
       await upkeep.close();
     }
@@ -410,6 +412,7 @@ describe.skipIf(problem)(`UpkeepRunnerInfo1764900000000 moves existing rows, on 
     expect((await readRaw(6)).info).toEqual({ placement: { device: 'cuda:0', reason: 'processor_preference' } });
     expect((await readRaw(7)).info).toEqual(OLD_ROWS[6]!.info && { ...(OLD_ROWS[6]!.info as object), error: { name: 'RangeError', message: 'CUDA out of memory', attempt: 1 } });
     expect((await readRaw(8)).info).toBeNull();
+    expect((await readRaw(9)).info).toEqual({ result: {} });
     // Up again: the same rows as the first time.
     await ds.runMigrations({ transaction: 'each' });
     const upkeep = new Upkeep({ dataSource: ds, processors: [] });

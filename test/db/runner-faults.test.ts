@@ -49,11 +49,24 @@ class BadTextProcessor extends MaintenanceTaskProcessor {
   }
 }
 
+/** Saves a cursor and returns an error message databases refuse, and a message of 1 MB. */
+@Processor('fault-bad-cursor')
+class BadCursorProcessor extends MaintenanceTaskProcessor {
+  @IsOptional() @IsString()
+  fail?: string;
+
+  process(_task: MaintenanceTask, ctx: TaskContext) {
+    ctx.saveCursor('page\u0000two\uD800');
+    if (this.fail) throw new Error(`${this.fail}${'x'.repeat(1024 * 1024)}`);
+    return { ok: true };
+  }
+}
+
 describe.skipIf(problem)(`the runner never lies, on ${TEST_DB}`, () => {
   let dataSource: DataSource;
   let close: () => Promise<void>;
   let upkeep: Upkeep;
-  const processors = [HoldProcessor, BadTextProcessor, SumProcessor];
+  const processors = [HoldProcessor, BadTextProcessor, BadCursorProcessor, SumProcessor];
 
   beforeAll(async () => {
     ({ dataSource, close } = await openTestDataSource());
@@ -159,6 +172,26 @@ describe.skipIf(problem)(`the runner never lies, on ${TEST_DB}`, () => {
     expect(t.lastError!.startsWith('lone \uFFFD surrogate and a NUL \\0 here\n')).toBe(true);
     expect(t.lastError).toMatch(/runner-faults\.test\.ts/);
     expect(t.info).toEqual({ error: 'lone \uFFFD surrogate and a NUL \\0 here', errorName: 'Bad\\0Name\uFFFD', attempt: 1 });
+  });
+
+  it('a cursor holding a NUL or a lone surrogate does not turn a success into an ERROR; it is stored made storable', async () => {
+    const task = await upkeep.createTask(BadCursorProcessor.create({}), { maxAttempts: 1 });
+    await upkeep.runDue();
+    const t = (await upkeep.getTask(task.id))!;
+    expect([t.status, t.failureReason]).toEqual(['COMPLETED', null]);
+    expect(t.info).toEqual({ ok: true });
+    expect(t.cursor).toBe('page\\0two\uFFFD');
+  });
+
+  it("a 1 MB error message is stored bounded, its start kept, in last_error and info (the database does not refuse it)", async () => {
+    const task = await upkeep.createTask(BadCursorProcessor.create({ fail: 'huge: ' }), { maxAttempts: 1 });
+    await upkeep.runDue();
+    const t = (await upkeep.getTask(task.id))!;
+    expect([t.status, t.failureReason]).toEqual(['ERROR', 'processor_error']);
+    expect(t.info!.error!.startsWith('huge: xxx')).toBe(true);
+    expect(t.info!.error!.length).toBeLessThanOrEqual(8 * 1024);
+    expect(t.lastError!.startsWith('huge: xxx')).toBe(true);
+    expect(t.runnerInfo!.attempts![0]!.message.length).toBeLessThanOrEqual(1024);
   });
 
   it('a completion write that fails for a passing reason is retried: the tasks end COMPLETED, not ERROR (defect 1)', async () => {
