@@ -192,11 +192,32 @@ function foregroundExecutorFor(dataSource: DataSource): Executor {
       }
       executor = new SqliteExecutor(dataSource);
     } else {
+      if (dialect === 'postgres') guardPgClients(dataSource);
       executor = new QueryRunnerExecutor(dataSource, dialect);
     }
     executors.set(dataSource, executor);
   }
   return executor;
+}
+
+type PgClientLike = { on(event: 'error', listener: (error: unknown) => void): unknown };
+type PgPoolLike = { on(event: 'connect', listener: (client: PgClientLike) => void): unknown; _clients?: PgClientLike[] };
+const guardedPools = new WeakSet<object>();
+
+/**
+ * pg reports a backend that ends (server restart, `pg_terminate_backend`) as an 'error' event
+ * on the client. pg-pool listens only while a client is idle in the pool, so one arriving
+ * between hand-out and TypeORM's own listener (a fresh connection can get its FATAL in the
+ * same read as ReadyForQuery) had no listener and crashed the process. Every client of the
+ * pool gets a no-op listener: the query in flight still fails, and the pool drops the client.
+ */
+function guardPgClients(dataSource: DataSource): void {
+  const pool = (dataSource.driver as unknown as { master?: PgPoolLike }).master;
+  if (!pool || typeof pool.on !== 'function' || guardedPools.has(pool)) return;
+  guardedPools.add(pool);
+  const ignore = () => undefined;
+  pool.on('connect', (client) => client.on('error', ignore));
+  for (const client of pool._clients ?? []) client.on('error', ignore);
 }
 
 /** A transaction a processor writes in (`ctx.transaction`), which the task's completion then joins. */
