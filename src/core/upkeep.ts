@@ -102,6 +102,7 @@ export class Upkeep {
         error: { name: (error as Error)?.name ?? 'Error', message: (error as Error)?.message ?? String(error) },
         during: 'persist-events',
       }),
+      { logger },
     );
     this.internals = new UpkeepInternals(store, this.registry, this.settings, this.events, recorder, logger, options.clock);
     attachLifecycleLogger(this.events, logger);
@@ -480,6 +481,7 @@ export class Upkeep {
   /** Stops every runner this instance created and writes pending events. */
   async close(): Promise<void> {
     await Promise.all([...this.runners].map((r) => r.stop()));
-    await this.internals.recorder.flush();
+    // Writes what is queued (giving up after the recorder's flush timeout) and says how many rows were lost.
+    await this.internals.recorder.close();
   }
 }
