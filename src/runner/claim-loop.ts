@@ -11,6 +11,8 @@ export class ClaimLoop {
   pumping = false;
   pumpAgain = false;
   claimFailures = 0;
+  /** A claim failed in flight: it may have committed all the same, its reply lost. */
+  claimUncertain = false;
   pollTimer: NodeJS.Timeout | undefined;
   pumpDone: Promise<void> = Promise.resolve();
   /** When the latest wake-up (or start) came, and whether an empty claim after it was already tried again. */
@@ -44,6 +46,7 @@ export class ClaimLoop {
         const room = this.room;
         // Claim when the local queue runs low, so slots refill at once while work remains.
         if (this.r.stopping || room <= 0 || !this.queueLow) continue;
+        if (this.claimUncertain) await this.adoptUnknownClaims();
         const limit = Math.min(room, this.r.options.claimBatchSize);
         const sentAt = Date.now();
         const claimed = await this.r.up.runnerStore.claim({
@@ -68,12 +71,16 @@ export class ClaimLoop {
         if (claimed.length === limit) this.pumpAgain = true;
       } while (this.pumpAgain && !this.r.stopping);
     } catch (error) {
-      if (isLockConflict(error, this.r.up.runnerStore.db.dialect)) {
+      const dialect = this.r.up.runnerStore.db.dialect;
+      if (dialect !== 'sqlite' && isLockConflict(error, dialect)) {
         // A deadlock or lock timeout between concurrent claims is normal under load: claim
-        // again at once instead of backing off like an outage.
+        // again at once instead of backing off like an outage. (SQLite's BUSY is another
+        // connection holding the file's write lock past the busy timeout: reported, backed off.)
         lockConflict = true;
+        this.r.counters.lockConflicts++;
       } else {
         this.claimFailures++;
+        this.claimUncertain = true;
         this.r.reportError('claim', error);
       }
     } finally {
@@ -101,6 +108,24 @@ export class ClaimLoop {
       }, wait);
       this.pollTimer.unref?.();
     }
+  }
+
+  /**
+   * After a claim that failed in flight: rows this runner holds that it does not know of came
+   * from a claim that committed while its reply was lost (a connection cut at the wrong time).
+   * They are taken up as claimed, not left to sit until their lease expires and a rescue
+   * counts an attempt against them.
+   */
+  async adoptUnknownClaims(): Promise<void> {
+    const held = await this.r.up.runnerStore.findHeldBy(this.r.id, 10_000);
+    this.claimUncertain = false;
+    const unknown = held.filter((task) => !this.r.leaseClock.has(task.id) && task.leaseExpiresAt);
+    if (!unknown.length) return;
+    for (const task of unknown) this.r.leaseClock.holdUntil(task.id, task.leaseExpiresAt!.getTime());
+    if (this.r.stopping) return void (await this.r.outcomes.handBack(unknown, 'shutdown'));
+    for (const task of unknown) this.enqueueLocal(task);
+    this.r.counters.claimed += unknown.length;
+    this.r.up.logger.info(`runner ${this.r.id}: took up ${unknown.length} task(s) claimed by a claim whose reply was lost`);
   }
 
   /** With one healthy device, the claim itself records it: no extra write per task. */

@@ -94,11 +94,12 @@ export class CompletionBatcher {
         this.lastWriteAt = performance.now();
         try {
           const written = new Set(await this.r.up.runnerStore.completeMany(this.r.id, batch.map(toCompletionRow), now));
+          if (failures > 0) await this.recognisePriorWrites(batch, written);
           failures = 0;
           this.r.outcomes.afterCompletions(batch, written, now);
           continue;
         } catch (error) {
-          this.r.reportError('complete', error);
+          this.r.reportError('complete', error, { retried: true });
           const kind = classifyWriteError(error, this.r.up.runnerStore.db.dialect);
           // A refused value (or an error that keeps coming back): find the row, write the others.
           if (kind === 'refused' || (kind === 'unknown' && failures >= 2)) {
@@ -125,6 +126,21 @@ export class CompletionBatcher {
       // Completed tasks may have unblocked dependents: look for them now, not at the next poll.
       if (this.r.claims.queueLow) this.r.claims.requestPump();
     });
+  }
+
+  /**
+   * A write that failed in flight may have committed all the same (its reply lost): a row of
+   * the batch the retry did not change is this runner's own result when it is COMPLETED at
+   * exactly the next version (any other runner would have claimed it first, bumping it twice).
+   */
+  private async recognisePriorWrites(batch: PendingCompletion[], written: Set<string>): Promise<void> {
+    const missing = batch.filter((c) => !written.has(c.task.id));
+    if (!missing.length) return;
+    const rows = await this.r.up.runnerStore.getTasks(missing.map((c) => c.task.id)).catch(() => new Map());
+    for (const c of missing) {
+      const row = rows.get(c.task.id);
+      if (row?.status === 'COMPLETED' && row.version === c.task.version + 1) written.add(c.task.id);
+    }
   }
 
   /** Writes each result on its own: a refused one fails its task, a passing failure is written again later. */

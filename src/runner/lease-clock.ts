@@ -17,6 +17,16 @@ export class LeaseClock {
     this.until.set(id, sentAt + this.leaseMs);
   }
 
+  /** The task's lease, as stored, runs out at `until` (epoch ms). */
+  holdUntil(id: string, until: number): void {
+    this.until.set(id, until);
+  }
+
+  /** True when the task is on the clock (held, as far as this process knows). */
+  has(id: string): boolean {
+    return this.until.has(id);
+  }
+
   /** True while the task's lease has time left locally. Unknown tasks have none. */
   valid(id: string): boolean {
     const until = this.until.get(id);

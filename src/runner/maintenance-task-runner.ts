@@ -234,10 +234,10 @@ export class MaintenanceTaskRunner implements RunnerCore {
     await this.resources.metrics.flush();
     this.teardown();
     if (this.leases.registryUsable) await this.up.runnerRegistry.remove(this.id).catch((error) => this.reportError('registry', error));
-    await this.up.recorder.flush();
     this.running = false;
     this.up.publish('runner:stopped', { runnerId: this.id, handedBack: this.counters.handedBack });
-    await this.up.recorder.flush();
+    // One flush of the events still queued, within what is left of the write deadline.
+    await this.up.recorder.flush(Math.max(1000, this.writeDeadline - Date.now()));
     this.resolveIdle();
   }
 
@@ -247,19 +247,20 @@ export class MaintenanceTaskRunner implements RunnerCore {
       if (busy) return;
       busy = true;
       fn()
-        .catch((error) => this.reportError('timer', error))
+        .catch((error) => this.reportError('timer', error, { retried: true })) // runs again at the next tick
         .finally(() => (busy = false));
     }, ms);
     timer.unref?.();
     this.timers.push(timer);
   }
 
-  reportError(during: string, error: unknown): void {
+  reportError(during: string, error: unknown, opts: { retried?: boolean } = {}): void {
     const e = describeThrown(error);
     const dialect = this.up.runnerStore.db.dialect;
-    if (dialect !== 'sqlite' && isLockConflict(error, dialect)) {
-      // A deadlock or lock wait between runners is a lost race, not a fault: the statement is
-      // simply run again, so it is counted and logged at debug level, never a runner:error.
+    if (opts.retried && dialect !== 'sqlite' && isLockConflict(error, dialect)) {
+      // A deadlock or lock wait between runners is a lost race, not a fault: the caller runs
+      // the statement again, so it is counted and logged at debug level, never a runner:error.
+      // (Callers that do not retry report it like any error.)
       // (SQLite's BUSY is different: another connection held the file's write lock past the
       // busy timeout, which a host wants to hear about.)
       this.counters.lockConflicts++;

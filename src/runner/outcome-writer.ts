@@ -232,7 +232,7 @@ export class OutcomeWriter {
       } catch (error) {
         const kind = classifyWriteError(error, this.r.up.runnerStore.db.dialect);
         if (kind === 'refused' || (kind === 'unknown' && failures >= 5) || this.pastWriteDeadline()) throw error;
-        this.r.reportError(what, error);
+        this.r.reportError(what, error, { retried: true });
         await delay(writeBackoffMs(failures));
       }
     }

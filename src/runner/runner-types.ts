@@ -123,7 +123,8 @@ export interface RunnerCore {
   readonly schedules: ScheduleTicker;
   readonly progress: ProgressWriter;
   readonly resources: ResourceTracker;
-  reportError(during: string, error: unknown): void;
+  /** Logs and publishes runner:error; `retried`: the caller runs the statement again, so a lock conflict is only counted. */
+  reportError(during: string, error: unknown, opts?: { retried?: boolean }): void;
   abortTask(flight: InFlight, action: 'cancel' | 'pause' | 'shutdown' | 'lease_lost'): void;
   dispatch(): void;
   isQuiet(): boolean;

@@ -312,6 +312,10 @@ export class TaskStore {
     return sweeps.findExpiredLeases(this, now, limit);
   }
   /** See `findStuck` in task-sweeps.ts. */
+  findHeldBy(runnerId: string, limit: number): Promise<MaintenanceTask[]> {
+    return sweeps.findHeldBy(this, runnerId, limit);
+  }
+
   findStuck(now: Date, startedBefore: Date | undefined, limit: number): Promise<MaintenanceTask[]> {
     return sweeps.findStuck(this, now, startedBefore, limit);
   }

@@ -33,6 +33,13 @@ export async function findStuck(store: TaskStore, now: Date, startedBefore: Date
   return rows.map((row) => rowToTask(row, c));
 }
 
+/** WORKING tasks `runnerId` holds (after a claim whose reply was lost, the runner may not know them). */
+export async function findHeldBy(store: TaskStore, runnerId: string, limit: number): Promise<MaintenanceTask[]> {
+  const c = store.codec;
+  const { rows } = await store.db.query(`SELECT * FROM ${store.table()} WHERE ${c.id('status')} = 'WORKING' AND ${c.id('locked_by')} = ? LIMIT ?`, [runnerId, limit]);
+  return rows.map((row) => rowToTask(row, c));
+}
+
 /** Conditional rescue of one expired task; true when this caller won it. */
 export async function rescue(store: TaskStore, task: MaintenanceTask, to: 'PENDING' | 'ERROR' | 'CANCELLED' | 'PAUSED', patch: TaskPatch, now: Date): Promise<boolean> {
   // Guarded by the old holder: if a heartbeat renewed the lease meanwhile, the holder is

@@ -194,6 +194,52 @@ describe.skipIf(problem)(`the runner never lies, on ${TEST_DB}`, () => {
     expect(t.runnerInfo!.attempts![0]!.message.length).toBeLessThanOrEqual(1024);
   });
 
+  it('a completion that committed but whose reply was lost is recognised on retry: task:completed published, nothing run twice', async () => {
+    const up = new Upkeep({ dataSource, processors });
+    const store = up.internals.runnerStore;
+    const transient = await realTransientError(dataSource, store.db);
+    const original = store.completeMany.bind(store);
+    let lostReplies = 1;
+    store.completeMany = async (...args) => {
+      const written = await original(...args);
+      if (written.length && lostReplies-- > 0) throw transient; // committed, then the connection "dropped"
+      return written;
+    };
+    const tasks = await up.createTasks([1, 2, 3].map((n) => ({ processor: SumProcessor.create({ numbers: [n] }) })));
+    const completed = new Set<string>();
+    up.events.on('task:completed', ({ task }) => completed.add(task.id));
+    const runner = up.createRunner({ concurrency: 3, pollIntervalMs: 20 });
+    await runner.start();
+    await waitFor(async () => tasks.every((t) => completed.has(t.id)), 20_000);
+    await runner.stop();
+    expect(lostReplies).toBe(0); // the reply of a committed write was lost once
+    for (const task of tasks) expect((await up.getTask(task.id))!).toMatchObject({ status: 'COMPLETED', attempts: 1 });
+    expect(runner.stats().completed).toBe(3);
+    await up.close();
+  });
+
+  it('a claim that committed but whose reply was lost: the runner takes its tasks up at once instead of leaving them to expire', async () => {
+    const up = new Upkeep({ dataSource, processors });
+    const store = up.internals.runnerStore;
+    const transient = await realTransientError(dataSource, store.db);
+    const original = store.claim.bind(store);
+    let lostReplies = 1;
+    store.claim = async (...args) => {
+      const claimed = await original(...args);
+      if (claimed.length && lostReplies-- > 0) throw transient;
+      return claimed;
+    };
+    const tasks = await up.createTasks([1, 2, 3].map((n) => ({ processor: SumProcessor.create({ numbers: [n] }) })));
+    // A lease of 60 s: without the take-up the tasks would sit WORKING for a minute.
+    const runner = up.createRunner({ concurrency: 3, pollIntervalMs: 20, leaseMs: 60_000 });
+    await runner.start();
+    await waitFor(async () => (await Promise.all(tasks.map((t) => up.getTask(t.id)))).every((t) => t?.status === 'COMPLETED'), 15_000);
+    await runner.stop();
+    expect(lostReplies).toBe(0); // the reply of a committed claim was lost once
+    for (const task of tasks) expect((await up.getTask(task.id))!).toMatchObject({ status: 'COMPLETED', attempts: 1 });
+    await up.close();
+  });
+
   it('a completion write that fails for a passing reason is retried: the tasks end COMPLETED, not ERROR (defect 1)', async () => {
     const up = new Upkeep({ dataSource, processors });
     const store = up.internals.runnerStore;
