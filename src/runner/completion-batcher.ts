@@ -148,6 +148,8 @@ export class CompletionBatcher {
     for (const c of batch) {
       try {
         const written = new Set(await this.r.up.runnerStore.completeMany(this.r.id, [toCompletionRow(c)], now));
+        // Written one by one after failed batch writes: one of those may have committed unseen.
+        await this.recognisePriorWrites([c], written);
         this.r.outcomes.afterCompletions([c], written, now);
       } catch (error) {
         const kind = classifyWriteError(error, this.r.up.runnerStore.db.dialect);

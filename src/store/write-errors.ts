@@ -26,6 +26,7 @@ const NETWORK_MESSAGES = [
   /the database system is (starting up|shutting down|in recovery mode)/i,
   /Client has encountered a connection error/i,
   /Connection is not established/i,
+  /can't add new command when connection is in closed state/i, // mysql2: a pooled connection the server dropped
 ];
 
 function codesOf(error: unknown): ErrorCodes {

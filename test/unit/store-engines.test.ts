@@ -39,3 +39,11 @@ describe('store engines', () => {
     expect(engineFor('sqlite').writeErrorKind({ code: 'SQLITE_CONSTRAINT_UNIQUE', message: '' })).toBeUndefined();
   });
 });
+
+describe('classifyWriteError: driver messages without a code', () => {
+  it("mysql2's closed pooled connection is a passing failure, not an unknown one (a batch retried on it was written one by one and a lost reply went unrecognised)", async () => {
+    const { classifyWriteError } = await import('../../src/store/write-errors');
+    expect(classifyWriteError(new Error("Can't add new command when connection is in closed state"), 'mysql')).toBe('transient');
+    expect(classifyWriteError(new Error('some other failure'), 'mysql')).toBe('unknown');
+  });
+});
