@@ -250,7 +250,10 @@ export class OutcomeWriter {
         this.lostRace(c.task, 'completion');
         continue;
       }
-      Object.assign(c.task, { status: 'COMPLETED', info: c.info, finishedAt: now, failureReason: null, lockedBy: null });
+      Object.assign(c.task, { status: 'COMPLETED', info: c.info, finishedAt: now, failureReason: null, lockedBy: null, leaseExpiresAt: null });
+      // As stored: a null cursor or progress keeps what the row had.
+      if (c.cursor !== null) c.task.cursor = c.cursor;
+      if (c.progressDone !== null) c.task.progressDone = c.progressDone;
       this.r.counters.completed++;
       this.r.up.publish('task:completed', { task: c.task, info: c.result, durationMs: c.durationMs });
     }
@@ -263,7 +266,11 @@ export class OutcomeWriter {
       const t = tasks[0]!;
       await this.r.up.runnerStore.saveProgress(this.r.id, t.id, { cursor, done: t.progressDone, total: t.progressTotal }, now).catch(() => undefined);
     }
-    const moved = await this.writeOutcome('hand-back', () => this.r.up.runnerStore.handBack(this.r.id, tasks.map((t) => t.id), now, { cleanupDone }));
+    const cancelMessage = 'Cancelled (the request was honoured as the runner handed the task back)';
+    // Built once per task, from the attempt as claimed (before the hand-back uncounts it).
+    const cancels = new Map(tasks.map((t) => [t.id, { info: failureInfo({ name: 'TaskCancelledError', message: cancelMessage, code: 'CANCELLED' }, t.attempts), lastError: cancelMessage }]));
+    const ifCancelled = (id: string) => cancels.get(id)!;
+    const moved = await this.writeOutcome('hand-back', () => this.r.up.runnerStore.handBack(this.r.id, tasks.map((t) => t.id), now, { cleanupDone, ifCancelled }));
     for (const task of tasks) this.r.leaseClock.forget(task.id);
     const cancelled: string[] = [];
     for (const task of tasks) {
@@ -271,6 +278,8 @@ export class OutcomeWriter {
       if (!status) continue;
       Object.assign(task, { status, lockedBy: null, leaseExpiresAt: null, attempts: Math.max(0, task.attempts - 1) });
       if (status === 'CANCELLED') {
+        const { info, lastError } = ifCancelled(task.id);
+        Object.assign(task, { info, lastError, failureReason: 'cancelled', finishedAt: now });
         cancelled.push(task.id);
         this.r.counters.cancelled++;
         this.r.up.publish('task:cancelled', { task, reason: 'cancelled', by: 'admin' });

@@ -1,7 +1,7 @@
 import type { DataSource } from 'typeorm';
 import { sourcesOf, type TaskStatus } from '../core/status';
 import { storableText } from '../core/storable-text';
-import type { MaintenanceTask } from '../entities/maintenance-task.entity';
+import type { MaintenanceTask, TaskInfo } from '../entities/maintenance-task.entity';
 import { executorFor, type Executor } from './executor';
 import { engineOf, type ParamType, type StoreEngine } from './engines';
 import { rowToTask } from './task-row';
@@ -281,22 +281,33 @@ export class TaskStore {
    * Hands tasks held by `runnerId` back to PENDING (graceful stop): lease cleared and the
    * attempt not counted. Returns the ids handed back.
    */
-  async handBack(runnerId: string, ids: readonly string[], now: Date, extra: { cleanupDone?: boolean } = {}): Promise<Map<string, TaskStatus>> {
+  async handBack(
+    runnerId: string,
+    ids: readonly string[],
+    now: Date,
+    extra: { cleanupDone?: boolean; ifCancelled?: (id: string) => { info: TaskInfo; lastError: string } } = {},
+  ): Promise<Map<string, TaskStatus>> {
     const out = new Map<string, TaskStatus>();
     // Where RETURNING is missing (MySQL/MariaDB) the status is read back below.
     const returning = this.engine.returning(this.c.id('status'));
     const cleanup = extra.cleanupDone === undefined ? '' : `${this.c.id('resource_cleanup_completed')} = ${this.engine.boolLiteral(extra.cleanupDone)}, `;
     for (const id of ids) {
+      // What a cancel honoured here writes into info and last_error (like any other cancel).
+      const cancel = extra.ifCancelled?.(id);
+      const cancelSets = cancel
+        ? `${this.c.id('info')} = CASE ${this.c.id('control')} WHEN 'cancel' THEN ${this.engine.param('jsonb')} ELSE ${this.c.id('info')} END,
+           ${this.c.id('last_error')} = CASE ${this.c.id('control')} WHEN 'cancel' THEN ? ELSE ${this.c.id('last_error')} END, `
+        : '';
       const ok = await this.db.query(
         // A cancel or pause requested meanwhile is honoured here instead of being lost.
-        `UPDATE ${this.t()} SET ${cleanup}${this.c.id('status')} = CASE ${this.c.id('control')} WHEN 'cancel' THEN 'CANCELLED' WHEN 'pause' THEN 'PAUSED' ELSE 'PENDING' END,
+        `UPDATE ${this.t()} SET ${cleanup}${cancelSets}${this.c.id('status')} = CASE ${this.c.id('control')} WHEN 'cancel' THEN 'CANCELLED' WHEN 'pause' THEN 'PAUSED' ELSE 'PENDING' END,
            ${this.c.id('failure_reason')} = CASE ${this.c.id('control')} WHEN 'cancel' THEN 'cancelled' ELSE ${this.c.id('failure_reason')} END,
            ${this.c.id('finished_at')} = CASE ${this.c.id('control')} WHEN 'cancel' THEN ? ELSE ${this.c.id('finished_at')} END,
            ${this.c.id('control')} = NULL, ${this.c.id('locked_by')} = NULL, ${this.c.id('lease_expires_at')} = NULL,
            ${this.c.id('attempts')} = CASE WHEN ${this.c.id('attempts')} > 0 THEN ${this.c.id('attempts')} - 1 ELSE 0 END,
            ${this.c.id('updated_at')} = ?, ${this.c.id('version')} = ${this.c.id('version')} + 1
          WHERE ${this.c.id('id')} = ? AND ${this.c.id('status')} = 'WORKING' AND ${this.c.id('locked_by')} = ?${returning}`,
-        [this.c.date(now), this.c.date(now), id, runnerId],
+        [...(cancel ? [this.c.json(cancel.info), storableText(cancel.lastError)] : []), this.c.date(now), this.c.date(now), id, runnerId],
       );
       if (!ok.affected) continue;
       // Where it went: PENDING, or CANCELLED/PAUSED when an admin's request was pending.

@@ -120,10 +120,31 @@ describe.skipIf(problem)(`runner behaviour on ${TEST_DB}`, () => {
     // 30 items 1 ms apart: cursor saves are throttled (about once a second), so only the
     // completion can store the last one.
     const task = await upkeep.createTask(WalkProcessor.create({ count: 30, stepMs: 1 }));
+    let published: string | null | undefined;
+    upkeep.events.on('task:completed', (e) => { if (e.task.id === task.id) published = e.task.cursor; });
     await upkeep.runDue();
+    expect(published).toBe('29'); // the event's task as stored
     const done = (await upkeep.getTask(task.id))!;
     expect(done.status).toBe('COMPLETED');
     expect(done.cursor).toBe('29');
+  });
+
+  it('a cancel requested by another host and honoured at a graceful stop records why: CANCELLED with the cancel in info and last_error', async () => {
+    // Another host asks to cancel a running task and this runner stops before a heartbeat
+    // could see the request: the hand-back honours it, and says so like any cancel.
+    const task = await upkeep.createTask(WaitProcessor.create({ ms: 60_000 }));
+    const runner = upkeep.createRunner({ pollIntervalMs: 20, heartbeatIntervalMs: 60_000, leaseMs: 180_000 });
+    await runner.start();
+    await waitFor(async () => (await upkeep.getTask(task.id))?.startedAt);
+    const other = new Upkeep({ dataSource, processors });
+    await other.cancelTask(task.id);
+    await runner.stop({ graceMs: 0 });
+    const t = (await upkeep.getTask(task.id))!;
+    expect(t.status).toBe('CANCELLED');
+    expect(t.failureReason).toBe('cancelled');
+    expect(t.info).toMatchObject({ errorName: 'TaskCancelledError', errorCode: 'CANCELLED', attempt: 1 });
+    expect(t.lastError).toMatch(/cancel/i);
+    await other.close();
   });
 
   it('a failed iteration retries from the stored cursor, not from the start', async () => {
