@@ -43,10 +43,11 @@ export class ClaimLoop {
         // Keep up to prefetchTarget claimed (running + queued + finished but not yet stored), within
         // maxQueueSize: a runner whose writes lag (or fail) stops claiming instead of running ahead.
         this.sampleRate();
+        // Rows of a claim that committed unseen are taken up first, whether or not there is room.
+        if (this.claimUncertain && !this.r.stopping) await this.adoptUnknownClaims();
         const room = this.room;
         // Claim when the local queue runs low, so slots refill at once while work remains.
         if (this.r.stopping || room <= 0 || !this.queueLow) continue;
-        if (this.claimUncertain) await this.adoptUnknownClaims();
         const limit = Math.min(room, this.r.options.claimBatchSize);
         const sentAt = Date.now();
         const claimed = await this.r.up.runnerStore.claim({

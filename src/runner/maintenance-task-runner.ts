@@ -218,6 +218,9 @@ export class MaintenanceTaskRunner implements RunnerCore {
     // Not started yet: back to the database at once.
     const notStarted = this.queue.clear();
     await this.outcomes.handBack(notStarted, 'shutdown');
+    // A claim that failed in flight may have committed unseen: its rows go back too, instead of
+    // waiting out their lease (adoptUnknownClaims hands them back while stopping).
+    if (this.claims.claimUncertain) await this.claims.adoptUnknownClaims().catch((error) => this.reportError('claim', error));
     if (this.inFlight.size) {
       const allDone = Promise.all([...this.inFlight.values()].map((f) => f.done));
       const timedOut = await Promise.race([allDone.then(() => false), delay(graceMs).then(() => true)]);
