@@ -34,6 +34,10 @@ export function attachLifecycleLogger(events: UpkeepEvents, logger: HostLogger |
   const level = options.level ?? 'info';
   const now = options.now ?? Date.now;
   const startedAt = new Map<string, number>();
+  // Lines at `level` (info by default) are skipped before anything is built when the logger
+  // says it drops them (the default consoleLogger('warn') does): asked per line, so a level
+  // changed at runtime counts. Start times are still kept for the warn/error lines' durations.
+  const off = () => log.isLevelEnabled?.(level) === false;
   const fields = (task: MaintenanceTask, attempt = task.attempts): TaskLogFields => ({
     taskId: task.id,
     processorType: task.processorType,
@@ -50,14 +54,21 @@ export function attachLifecycleLogger(events: UpkeepEvents, logger: HostLogger |
   const took = (ms: number | null) => (ms === null ? '' : ` after ${ms} ms`);
 
   const handlers = {
-    'runner:started': ({ runnerId, concurrency, processorTypes }) =>
-      log[level](`runner ${runnerId} started (concurrency ${concurrency}; ${processorTypes.length} processor types)`, { runnerId, concurrency, processorTypes }),
-    'runner:stopped': ({ runnerId, handedBack }) => log[level](`runner ${runnerId} stopped (${handedBack} tasks handed back)`, { runnerId, handedBack }),
+    'runner:started': ({ runnerId, concurrency, processorTypes }) => {
+      if (off()) return;
+      log[level](`runner ${runnerId} started (concurrency ${concurrency}; ${processorTypes.length} processor types)`, { runnerId, concurrency, processorTypes });
+    },
+    'runner:stopped': ({ runnerId, handedBack }) => {
+      if (off()) return;
+      log[level](`runner ${runnerId} stopped (${handedBack} tasks handed back)`, { runnerId, handedBack });
+    },
     'task:started': ({ task, runnerId, attempt }) => {
       startedAt.set(task.id, now());
+      if (off()) return;
       log[level](`${label(task)} started: attempt ${attempt} of ${task.maxAttempts} on ${task.assignedDevice ?? 'no device'}`, { ...fields(task, attempt), maxAttempts: task.maxAttempts, runnerId });
     },
     'task:completed': ({ task, durationMs }) => {
+      if (off()) return void startedAt.delete(task.id);
       const ms = durationOf(task, durationMs);
       log[level](`${label(task)} completed${took(ms)}`, { ...fields(task), durationMs: ms, outcome: 'completed' });
     },
@@ -72,10 +83,12 @@ export function attachLifecycleLogger(events: UpkeepEvents, logger: HostLogger |
       log.warn(`${label(task)} cancelled by ${by} (${reason})${took(ms)}`, { ...fields(task), durationMs: ms, outcome: 'cancelled', reason, by });
     },
     'task:paused': ({ task }) => {
+      if (off()) return void startedAt.delete(task.id);
       const ms = durationOf(task);
       log[level](`${label(task)} paused${took(ms)}`, { ...fields(task), durationMs: ms, outcome: 'paused' });
     },
     'task:released': ({ task, reason }) => {
+      if (off()) return void startedAt.delete(task.id);
       const ms = durationOf(task);
       log[level](`${label(task)} handed back (${reason})${took(ms)}`, { ...fields(task), durationMs: ms, outcome: 'released', reason });
     },

@@ -10,6 +10,8 @@ export interface UpkeepLogger {
   error(message: string, meta?: Record<string, unknown>): void;
   /** A logger that adds `bindings` to every line (loggers made by upkeep always have it). */
   child?(bindings: Record<string, unknown>): UpkeepLogger;
+  /** Whether a line at `level` would be written now (asked per line, so runtime level changes count); absent means yes. Loggers made by upkeep always have it. */
+  isLevelEnabled?(level: 'debug' | 'info' | 'warn' | 'error'): boolean;
 }
 
 /**
@@ -38,6 +40,27 @@ type Meta = Record<string, unknown>;
 type Loose = Record<string, unknown> & { [K in Level]: (...args: unknown[]) => unknown } & { child?: (bindings: Meta) => unknown };
 
 const ADAPTED = Symbol.for('upkeep.logger.adapted');
+/** bunyan's level numbers (`logger.level()` returns the lowest level any stream writes). */
+const BUNYAN_LEVELS: Record<Level, number> = { debug: 20, info: 30, warn: 40, error: 50 };
+
+/**
+ * `isLevelEnabled` of an adapted logger: asks the target on every call (pino's
+ * `logger.level = 'info'` and the like change the answer at runtime), yes when it cannot say.
+ */
+function levelCheck(target: Loose, style: LoggerStyle): (level: Level) => boolean {
+  switch (style) {
+    case 'console':
+      return () => true;
+    case 'bunyan':
+      return (level) => {
+        const lowest: unknown = typeof target.level === 'function' ? (target.level as () => unknown).call(target) : undefined;
+        return typeof lowest === 'number' ? BUNYAN_LEVELS[level] >= lowest : true;
+      };
+    default:
+      // pino, winston and UpkeepLoggers all spell it isLevelEnabled(level).
+      return (level) => (typeof target.isLevelEnabled === 'function' ? (target.isLevelEnabled as (l: Level) => boolean).call(target, level) !== false : true);
+  }
+}
 
 /** A console logger that prints `level` and above (default: warn). */
 export function consoleLogger(level: Level = 'warn'): UpkeepLogger {
@@ -49,7 +72,14 @@ export function consoleLogger(level: Level = 'warn'): UpkeepLogger {
       // eslint-disable-next-line no-console
       console[l === 'debug' ? 'log' : l](`[upkeep] ${l}: ${message}`, ...(merged ? [merged] : []));
     };
-    return { debug: make('debug'), info: make('info'), warn: make('warn'), error: make('error'), child: (extra) => build({ ...bindings, ...extra }) };
+    return {
+      debug: make('debug'),
+      info: make('info'),
+      warn: make('warn'),
+      error: make('error'),
+      child: (extra) => build({ ...bindings, ...extra }),
+      isLevelEnabled: (l) => LEVELS.indexOf(l) >= min,
+    };
   };
   return build(undefined);
 }
@@ -106,6 +136,7 @@ function adapt(target: Loose, style: LoggerStyle, merged: Meta | undefined): Upk
       }
       return adapt(target, style, { ...merged, ...bindings });
     },
+    isLevelEnabled: levelCheck(target, style),
     [ADAPTED]: style,
   };
   return out;
