@@ -32,7 +32,7 @@ export const postgresEngine: StoreEngine = {
     const { rows } = await db.query(
       `WITH due AS (SELECT t.${c.id('id')} FROM ${plan.table} t WHERE ${plan.due.sql}
          ORDER BY ${plan.order} LIMIT ? FOR NO KEY UPDATE SKIP LOCKED)
-       UPDATE ${plan.table} SET ${plan.set.sql} FROM due WHERE ${plan.table}.${c.id('id')} = due.${c.id('id')} RETURNING ${plan.table}.*`,
+       UPDATE ${plan.table} SET ${plan.set.sql} WHERE ${c.id('id')} = ANY(ARRAY(SELECT due.${c.id('id')} FROM due)) RETURNING ${plan.table}.*`,
       [...plan.due.params, plan.limit, ...plan.set.params],
     );
     return rows;
@@ -42,10 +42,12 @@ export const postgresEngine: StoreEngine = {
     const c = db.codec;
     const t = plan.table;
     // One JSON parameter carries the whole batch. The rows are locked in ascending id first
-    // (the heartbeat's order): no deadlock between them.
+    // (the heartbeat's order): no deadlock between them. Rows are found by primary key
+    // (`= ANY(ARRAY(...))`), never by scanning every WORKING row against the batch.
     const { rows } = await db.query<{ id: string }>(
-      `WITH v AS (SELECT * FROM json_populate_recordset(NULL::${t}, ?::json)),
-         l AS (SELECT k.${c.id('id')} FROM ${t} k WHERE k.${c.id('id')} IN (SELECT v.${c.id('id')} FROM v)
+      `WITH v AS (SELECT * FROM json_to_recordset(?::json) AS x(${c.id('id')} text, ${c.id('version')} integer, ${c.id('info')} jsonb,
+           ${c.id('actual_memory_mb')} integer, ${c.id('resource_cleanup_completed')} boolean, ${c.id('progress_done')} integer, ${c.id('cursor')} text)),
+         l AS (SELECT k.${c.id('id')} FROM ${t} k WHERE k.${c.id('id')} = ANY(ARRAY(SELECT v.${c.id('id')} FROM v))
            AND k.${c.id('status')} = 'WORKING' AND k.${c.id('locked_by')} = ? ORDER BY k.${c.id('id')} FOR NO KEY UPDATE OF k)
        UPDATE ${t} t SET ${c.id('status')} = 'COMPLETED', ${c.id('info')} = v.${c.id('info')},
          ${c.id('actual_memory_mb')} = v.${c.id('actual_memory_mb')}, ${c.id('resource_cleanup_completed')} = v.${c.id('resource_cleanup_completed')},
@@ -86,8 +88,9 @@ export const postgresEngine: StoreEngine = {
   async renewLeases(db: Executor, plan: LeaseRenewalPlan): Promise<void> {
     const c = db.codec;
     await db.query(
-      `UPDATE ${plan.table} t SET ${c.id('lease_expires_at')} = ? FROM (SELECT ${c.id('id')} FROM ${plan.table} WHERE ${plan.held.sql} ORDER BY ${c.id('id')} FOR NO KEY UPDATE) s WHERE t.${c.id('id')} = s.${c.id('id')}`,
-      [plan.lease, ...plan.held.params],
+      `WITH s AS (SELECT ${c.id('id')} FROM ${plan.table} WHERE ${plan.held.sql} ORDER BY ${c.id('id')} FOR NO KEY UPDATE)
+       UPDATE ${plan.table} t SET ${c.id('lease_expires_at')} = ? WHERE t.${c.id('id')} = ANY(ARRAY(SELECT s.${c.id('id')} FROM s))`,
+      [...plan.held.params, plan.lease],
     );
   },
 
