@@ -52,21 +52,15 @@ export function buildTaskRow(
     throw new InvalidArgumentError(`${where}: startAt must be a valid Date`);
   }
   if (startAt !== undefined && delayMs !== undefined) throw new InvalidArgumentError(`${where}: give startAt or delayMs, not both`);
-  const intIn = (name: string, value: unknown, min: number, max: number) => {
-    if (value !== undefined && (!Number.isInteger(value) || (value as number) < min || (value as number) > max)) {
-      throw new InvalidArgumentError(`${where}: ${name} must be an integer from ${min} to ${max} (got ${JSON.stringify(value)})`);
-    }
-  };
-  intIn('delayMs', delayMs, 0, 2 ** 31 - 1);
-  intIn('priority', priority, -1_000_000, 1_000_000);
-  intIn('maxAttempts', maxAttempts, 1, 1000);
-  intIn('timeoutMs', timeoutMs, 1, 2 ** 31 - 1);
+  intIn(where, 'delayMs', delayMs, 0, 2 ** 31 - 1);
+  intIn(where, 'priority', priority, -1_000_000, 1_000_000);
+  intIn(where, 'maxAttempts', maxAttempts, 1, 1000);
+  intIn(where, 'timeoutMs', timeoutMs, 1, 2 ** 31 - 1);
   if (uniqueKey !== undefined && (typeof uniqueKey !== 'string' || !uniqueKey.length || uniqueKey.length > 255)) {
     throw new InvalidArgumentError(`${where}: uniqueKey must be a string of 1-255 characters`);
   }
   if (dependsOn !== undefined && !Array.isArray(dependsOn)) throw new InvalidArgumentError(`${where}: dependsOn must be an array`);
-  const deps = [...new Set((dependsOn ?? []).map((d) => (typeof d === 'string' ? d : d?.id)))];
-  if (deps.some((d) => typeof d !== 'string' || !d)) throw new InvalidArgumentError(`${where}: dependsOn holds something that is not a task or task id`);
+  const deps = dependsOn?.length ? dependencyIds(dependsOn, where) : [];
   const resources = settings.enableResourceTracking ? processor.resources?.() : undefined;
   if (resources?.memoryMb !== undefined && (!Number.isFinite(resources.memoryMb) || resources.memoryMb < 0)) {
     throw new InvalidArgumentError(`${where}: resources().memoryMb must be a non-negative number`);
@@ -84,7 +78,7 @@ export function buildTaskRow(
     maxAttempts: maxAttempts ?? meta.options.maxAttempts ?? settings.retry.maxAttempts,
     timeoutMs: timeoutMs ?? null,
     uniqueKey: uniqueKey ?? null,
-    dependsOn: deps as string[],
+    dependsOn: deps,
     estimatedMemoryMb: resources?.memoryMb !== undefined ? Math.round(resources.memoryMb) : null,
     // The seed assigns a device at creation; 'auto' is decided when the task starts.
     assignedDevice: preferred ?? null,
@@ -92,13 +86,27 @@ export function buildTaskRow(
   };
 }
 
+/** Throws `InvalidArgumentError` unless `value` is undefined or an integer from `min` to `max`. */
+function intIn(where: string, name: string, value: unknown, min: number, max: number): void {
+  if (value !== undefined && (!Number.isInteger(value) || (value as number) < min || (value as number) > max)) {
+    throw new InvalidArgumentError(`${where}: ${name} must be an integer from ${min} to ${max} (got ${JSON.stringify(value)})`);
+  }
+}
+
+/** The distinct ids of `dependsOn`, in order; throws `InvalidArgumentError` at an entry that is not a task or task id. */
+function dependencyIds(dependsOn: ReadonlyArray<string | Pick<MaintenanceTask, 'id'>>, where: string): string[] {
+  const deps = [...new Set(dependsOn.map((d) => (typeof d === 'string' ? d : d?.id)))];
+  if (deps.some((d) => typeof d !== 'string' || !d)) throw new InvalidArgumentError(`${where}: dependsOn holds something that is not a task or task id`);
+  return deps as string[];
+}
+
 /**
  * Checks `dependsOn` ids exist (else `InvalidArgumentError`) and marks rows that depend
  * on an already-failed task CANCELLED with DEPENDENCY_FAILED. @internal
  */
 export async function checkDependencies(store: TaskStore, rows: NewTaskRow[]): Promise<void> {
+  if (!rows.some(hasDependencies)) return;
   const ids = [...new Set(rows.flatMap((r) => r.dependsOn))];
-  if (!ids.length) return;
   const statuses = await store.statusesOf(ids);
   const missing = ids.filter((id) => !statuses.has(id));
   if (missing.length) throw new InvalidArgumentError(`dependsOn: no task has id ${missing.map((m) => JSON.stringify(m)).join(', ')}`);
@@ -110,4 +118,8 @@ export async function checkDependencies(store: TaskStore, rows: NewTaskRow[]): P
       row.info = failureInfo({ name: 'DependencyFailed', message: `Task ${failed} this one depends on had already failed or been cancelled`, code: 'DEPENDENCY_FAILED' }, 0);
     }
   }
+}
+
+function hasDependencies(row: NewTaskRow): boolean {
+  return row.dependsOn.length > 0;
 }

@@ -1,5 +1,5 @@
 import { instanceToPlain, plainToInstance } from 'class-transformer';
-import { validateSync, type ValidationError } from 'class-validator';
+import { getMetadataStorage, validateSync, type ValidationError } from 'class-validator';
 import { InvalidArgumentError, ProcessorValidationError, type PropertyProblem } from '../core/errors';
 import { toStorableResult } from '../runner/storable-result';
 
@@ -13,8 +13,37 @@ function flatten(errors: ValidationError[], parent = ''): PropertyProblem[] {
   return out;
 }
 
+/**
+ * Classes known to have no class-validator metadata (none of their own, none inherited), with
+ * the number of classes the metadata storage held when that was checked. Metadata for such a
+ * class can only appear with a new key in the storage (its own or an ancestor's: an ancestor
+ * with metadata already would have made the answer "has metadata"), so while the count is the
+ * same the answer holds.
+ */
+const withoutValidators = new WeakMap<object, number>();
+
+/** The size of class-validator's metadata map by class, or undefined when its layout is not the one known here (then nothing is cached). */
+function validatorClassCount(): number | undefined {
+  const map = (getMetadataStorage() as unknown as { validationMetadatas?: unknown }).validationMetadatas;
+  return map instanceof Map ? map.size : undefined;
+}
+
+/** Whether class-validator holds no metadata for `cls` or a class it extends (then `validateSync` finds nothing to check). */
+function hasNoValidators(cls: object): boolean {
+  const count = validatorClassCount();
+  if (count === undefined) return false;
+  if (withoutValidators.get(cls) === count) return true;
+  // Exactly the metadata validateSync would use (no groups, `always` off, no schema).
+  const none = !getMetadataStorage().getTargetValidationMetadatas(cls as new () => unknown, undefined as unknown as string, false, false, undefined).length;
+  if (none) withoutValidators.set(cls, count);
+  else withoutValidators.delete(cls);
+  return none;
+}
+
 /** Validates a processor instance; throws {@link ProcessorValidationError} listing every failing property. */
 export function validateProcessor(instance: object, processorType: string): void {
+  // A class without validators has nothing to check (with `forbidUnknownValues: false` validateSync returns no errors).
+  if (typeof instance.constructor === 'function' && instance.constructor !== Object && hasNoValidators(instance.constructor)) return;
   const errors = validateSync(instance, { forbidUnknownValues: false });
   if (errors.length) throw new ProcessorValidationError(processorType, flatten(errors));
 }
@@ -125,8 +154,45 @@ export function instantiateProcessor<T extends object>(cls: new () => T, props: 
  * an `InvalidArgumentError` naming the property, instead of being stored lossily.
  */
 export function serializeProcessor(instance: object): string {
+  // Flat props (the common case) need neither the full checks nor the key-keeping copies:
+  // the same accept/refuse answer, the same JSON (anything else takes the full path).
+  if (flatCharsWithinLimits(instance) && !hasShadowingKey(instance)) return JSON.stringify(instanceToPlain(instance, TO_PLAIN));
   assertJsonProps(instance, instance.constructor.name);
-  return JSON.stringify(transformKeepingKeys(instance, (safe) => instanceToPlain(safe as object, { exposeUnsetFields: false })));
+  return JSON.stringify(transformKeepingKeys(instance, (safe) => instanceToPlain(safe as object, TO_PLAIN)));
+}
+
+const TO_PLAIN = Object.freeze({ exposeUnsetFields: false });
+
+/**
+ * When every own enumerable value of `value` is a string, boolean, finite number, null or
+ * undefined, `value` has no `toJSON` and it is within {@link PROPS_LIMITS}: true (what
+ * {@link assertJsonProps} would accept without a walk). Otherwise false, and the caller takes
+ * the full path, which accepts or names the problem.
+ */
+function flatCharsWithinLimits(value: object): boolean {
+  if (typeof (value as { toJSON?: unknown }).toJSON === 'function' || Array.isArray(value)) return false;
+  for (const kind of UNSTORABLE_OBJECTS) if (value instanceof kind) return false;
+  const record = value as Record<string, unknown>;
+  const keys = Object.keys(record);
+  if (keys.length > PROPS_LIMITS.maxKeysPerObject) return false;
+  let chars = 0;
+  for (const key of keys) {
+    const v = record[key];
+    if (typeof v === 'string') chars += v.length + 2;
+    else if (typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v))) chars += 8;
+    else if (v !== null && v !== undefined) return false;
+    chars += key.length + 3;
+  }
+  return chars <= PROPS_LIMITS.maxJsonChars;
+}
+
+/** Objects the full check refuses (or, for Date, turns into a string) whatever their keys. */
+const UNSTORABLE_OBJECTS: ReadonlyArray<abstract new (...args: never[]) => object> = [Date, Map, Set, WeakMap, WeakSet, Promise];
+
+/** Whether an own key of `value` is one class-transformer cannot copy (see {@link SHADOWING_KEYS}). */
+function hasShadowingKey(value: object): boolean {
+  for (const key of Object.keys(value)) if (SHADOWING_KEYS.has(key)) return true;
+  return false;
 }
 
 /**
@@ -146,36 +212,39 @@ export const PROPS_LIMITS = Object.freeze({
 
 /** Throws `InvalidArgumentError` naming the first object of `props` with more keys than {@link PROPS_LIMITS} allows, or when the props are too large. Linear in the size of the props. */
 export function assertPropsWithinLimits(props: unknown, owner: string): void {
-  let chars = 0;
-  const seen = new Set<object>();
-  const walk = (v: unknown, path: string): void => {
-    if (typeof v === 'string') chars += v.length + 2;
-    else if (typeof v === 'number' || typeof v === 'boolean') chars += 8;
-    if (typeof v !== 'object' || v === null || seen.has(v) || v instanceof Date) return;
-    seen.add(v);
-    if (Array.isArray(v)) {
-      v.forEach((item, i) => walk(item, `${path}[${i}]`));
-      return;
-    }
-    const keys = Object.keys(v);
-    if (keys.length > PROPS_LIMITS.maxKeysPerObject) {
-      throw new InvalidArgumentError(
-        `${owner}${path || ' props'} has ${keys.length} keys, above the limit of ${PROPS_LIMITS.maxKeysPerObject} keys per object (store bulky data in your own tables and pass its id)`,
-      );
-    }
-    for (const key of keys) {
-      chars += key.length + 3;
-      walk((v as Record<string, unknown>)[key], `${path}.${key}`);
-    }
-  };
-  walk(props, '');
-  if (chars > PROPS_LIMITS.maxJsonChars) {
-    throw new InvalidArgumentError(`${owner} props are about ${Math.round(chars / 1048576)} MiB as JSON, above the limit of ${PROPS_LIMITS.maxJsonChars / 1048576} MiB`);
+  const state = { chars: 0, seen: new Set<object>(), owner };
+  walkWithinLimits(props, '', state);
+  if (state.chars > PROPS_LIMITS.maxJsonChars) {
+    throw new InvalidArgumentError(`${owner} props are about ${Math.round(state.chars / 1048576)} MiB as JSON, above the limit of ${PROPS_LIMITS.maxJsonChars / 1048576} MiB`);
+  }
+}
+
+/** The walk of {@link assertPropsWithinLimits}: adds to `state.chars`, throws at an object over the key bound. */
+function walkWithinLimits(v: unknown, path: string, state: { chars: number; seen: Set<object>; owner: string }): void {
+  if (typeof v === 'string') state.chars += v.length + 2;
+  else if (typeof v === 'number' || typeof v === 'boolean') state.chars += 8;
+  if (typeof v !== 'object' || v === null || state.seen.has(v) || v instanceof Date) return;
+  state.seen.add(v);
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) walkWithinLimits(v[i], `${path}[${i}]`, state);
+    return;
+  }
+  const keys = Object.keys(v);
+  if (keys.length > PROPS_LIMITS.maxKeysPerObject) {
+    throw new InvalidArgumentError(
+      `${state.owner}${path || ' props'} has ${keys.length} keys, above the limit of ${PROPS_LIMITS.maxKeysPerObject} keys per object (store bulky data in your own tables and pass its id)`,
+    );
+  }
+  for (const key of keys) {
+    state.chars += key.length + 3;
+    walkWithinLimits((v as Record<string, unknown>)[key], `${path}.${key}`, state);
   }
 }
 
 /** Throws `InvalidArgumentError` naming the first property of `props` JSON cannot hold, or the first bound of {@link PROPS_LIMITS} it passes. */
 export function assertJsonProps(props: unknown, owner: string): void {
+  // Flat props are within the bounds and JSON holds them: nothing to name.
+  if (typeof props === 'object' && props !== null && flatCharsWithinLimits(props)) return;
   assertPropsWithinLimits(props, owner);
   try {
     // processor_json is text, and JSON.stringify escapes NULs and lone surrogates: only the

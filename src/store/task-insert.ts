@@ -46,23 +46,52 @@ export async function insertTasks(store: TaskStore, rows: readonly NewTaskRow[],
   return results;
 }
 
+/**
+ * Nullable columns without a default, sent only when a row of the chunk has a value for them:
+ * a column left out of the statement gets NULL, as sending NULL would (smaller statements,
+ * and PostgreSQL parses fewer fields per row). `unique_key` is always sent (engines read it).
+ */
+const SPARSE_COLS = ['info', 'runner_info', 'trace_context', 'timeout_ms', 'estimated_memory_mb', 'assigned_device', 'failure_reason', 'finished_at'] as const;
+
+/** Columns every insert sends (the keys {@link toRecord} always sets). */
+const BASE_COLS = ['id', 'status', 'processor_type', 'processor_json', 'delay', 'created_at', 'updated_at', 'start_at', 'priority', 'attempts', 'max_attempts', 'unique_key', 'depends_on_count', 'resource_cleanup_completed', 'version'] as const;
+
+/** The row as column → value; sparse columns that are null are left out. */
+function toRecord(r: NewTaskRow, now: Date): Record<string, unknown> {
+  const rec: Record<string, unknown> = {
+    id: r.id, status: r.status, processor_type: r.processorType, processor_json: r.processorJson, delay: r.delay,
+    created_at: now, updated_at: now, start_at: r.startAt, priority: r.priority, attempts: 0,
+    max_attempts: r.maxAttempts, unique_key: r.uniqueKey, depends_on_count: r.dependsOn.length,
+    resource_cleanup_completed: false, version: 1,
+  };
+  if (r.info != null) rec.info = r.info;
+  if (r.runnerInfo != null) rec.runner_info = r.runnerInfo;
+  if (r.traceContext != null) rec.trace_context = r.traceContext;
+  if (r.timeoutMs != null) rec.timeout_ms = r.timeoutMs;
+  if (r.estimatedMemoryMb != null) rec.estimated_memory_mb = r.estimatedMemoryMb;
+  if (r.assignedDevice != null) rec.assigned_device = r.assignedDevice;
+  if (r.failureReason != null) rec.failure_reason = r.failureReason;
+  if (r.status === 'CANCELLED' || r.status === 'ERROR') rec.finished_at = now;
+  return rec;
+}
+
 async function insertChunk(store: TaskStore, db: Executor, part: readonly NewTaskRow[], now: Date): Promise<MaintenanceTask[]> {
   const c = store.codec;
-  const record = (r: NewTaskRow) => ({
-    id: r.id, status: r.status, processor_type: r.processorType, processor_json: r.processorJson, delay: r.delay,
-    info: r.info ?? null, runner_info: r.runnerInfo ?? null, trace_context: r.traceContext ?? null, created_at: now, updated_at: now, start_at: r.startAt, priority: r.priority, attempts: 0,
-    max_attempts: r.maxAttempts, timeout_ms: r.timeoutMs, unique_key: r.uniqueKey, depends_on_count: r.dependsOn.length,
-    estimated_memory_mb: r.estimatedMemoryMb, assigned_device: r.assignedDevice, failure_reason: r.failureReason ?? null,
-    finished_at: r.status === 'CANCELLED' || r.status === 'ERROR' ? now : null, resource_cleanup_completed: false, version: 1,
-  });
+  const records = part.map((r) => toRecord(r, now));
+  // Every record holds every column of the statement: the sparse ones some row has, null elsewhere.
+  const sparse = SPARSE_COLS.filter((col) => records.some((rec) => col in rec));
+  if (sparse.length) for (const rec of records) for (const col of sparse) if (!(col in rec)) rec[col] = null;
   // Tasks are built from what was sent, not read back: only the ids that went in return.
   const ids = await store.engine.insertTasks(db, {
     table: store.table(),
-    cols: Object.keys(record(part[0]!)),
-    records: part.map(record),
+    cols: [...BASE_COLS, ...sparse],
+    records,
     jsonCols: ['info', 'runner_info'],
     // Due rows wake PostgreSQL listeners in the insert statement itself.
     wake: part.some((r) => r.status === 'PENDING' && r.startAt <= now),
   });
-  return part.filter((r) => ids.has(r.id)).map((r) => rowToTask(record(r), c));
+  // A column left out reads as null in rowToTask, as a NULL sent would.
+  const tasks: MaintenanceTask[] = [];
+  for (let i = 0; i < part.length; i++) if (ids.has(part[i]!.id)) tasks.push(rowToTask(records[i]!, c));
+  return tasks;
 }
