@@ -26,6 +26,10 @@ class CountingLogger {
     this.counts.set(kind, n);
     if (n === 1) log(`    upkeep ${kind} (first of its kind; counted from here on)`);
   }
+  /** Like the default logger (`consoleLogger('warn')`): debug and info lines are not wanted, so they are not built. */
+  isLevelEnabled(level: string): boolean {
+    return level === 'warn' || level === 'error';
+  }
   debug(): void {}
   info(): void {}
   warn(message: string): void {

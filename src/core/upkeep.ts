@@ -242,7 +242,7 @@ export class Upkeep {
       await runner.stop({ graceMs: 0 });
       this.runners.delete(runner);
     }
-    const { inFlight: _inFlight, buffered: _buffered, ...stats } = runner.stats();
+    const { inFlight: _inFlight, buffered: _buffered, unwritten: _unwritten, ...stats } = runner.stats();
     return { ...stats, durationMs: Date.now() - started };
   }
 

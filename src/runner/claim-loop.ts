@@ -40,8 +40,9 @@ export class ClaimLoop {
       do {
         this.pumpAgain = false;
         this.r.dispatch();
-        // Keep up to prefetchTarget claimed (running + queued + finished but not yet stored), within
-        // maxQueueSize: a runner whose writes lag (or fail) stops claiming instead of running ahead.
+        // Keep up to prefetchTarget claimed (running + queued), the local queue within
+        // maxQueueSize; a runner whose writes lag (or fail) far behind stops claiming instead of
+        // running ahead (CompletionBatcher.MAX_UNWRITTEN results waiting).
         this.sampleRate();
         // Rows of a claim that committed unseen are taken up first, whether or not there is room.
         if (this.claimUncertain && !this.r.stopping) await this.adoptUnknownClaims();
@@ -167,11 +168,13 @@ export class ClaimLoop {
   }
 
   /**
-   * Tasks a runner keeps claimed (running + queued + finished but not yet stored). Adaptive:
+   * Tasks a runner keeps claimed and not yet finished (running + queued). Adaptive:
    * at least max(2 x concurrency, claimFloor) and, while tasks run fast, as many as the
-   * handlers get through in AHEAD_MS, at most concurrency + maxQueueSize (so no more rows are
-   * WORKING under this runner than it could run and queue). Slow tasks keep the shallow
-   * queue, so one runner does not hoard tasks other runners could run.
+   * handlers get through in AHEAD_MS, at most concurrency + maxQueueSize (what it can run and
+   * queue). Slow tasks keep the shallow queue, so one runner does not hoard tasks other
+   * runners could run. Finished results waiting to be stored do not count: their write is
+   * batched on its own (bounded by CompletionBatcher.MAX_UNWRITTEN), so a write in flight
+   * never starves the local queue.
    */
   get prefetchTarget(): number {
     const { concurrency } = this.r.options;
@@ -182,7 +185,8 @@ export class ClaimLoop {
 
   /** How many more tasks may be claimed now. */
   get room(): number {
-    return Math.min(this.prefetchTarget - this.r.inFlight.size - this.r.batcher.unwritten, this.r.up.settings.maxQueueSize) - this.r.queue.size;
+    if (this.r.batcher.backedUp) return 0;
+    return Math.min(this.prefetchTarget - this.r.inFlight.size, this.r.up.settings.maxQueueSize) - this.r.queue.size;
   }
 
   /**

@@ -25,15 +25,18 @@ export class CompletionBatcher {
   get unwritten(): number {
     return this.completions.length + this.writing;
   }
+
+  /** A runner with this many results unwritten (its database is slow or away) claims nothing more until they are stored. */
+  static readonly MAX_UNWRITTEN = 1000;
+
+  /** True while the results waiting to be stored are at the bound: the claim loop waits. */
+  get backedUp(): boolean {
+    return this.unwritten >= CompletionBatcher.MAX_UNWRITTEN;
+  }
   flushing: Promise<void> = Promise.resolve();
 
-  /**
-   * A batch this big is written at once, load or not: half the local queue's bound, since
-   * results not yet stored count against what the runner may claim.
-   */
-  get flushAt(): number {
-    return Math.max(1, Math.min(200, Math.floor(this.r.up.settings.maxQueueSize / 2)));
-  }
+  /** A batch this big is written at once, load or not. */
+  static readonly FLUSH_AT = 200;
 
   /**
    * True while more results are coming soon: other tasks run or wait here. (The task whose
@@ -45,7 +48,7 @@ export class CompletionBatcher {
 
   /** Milliseconds the waiting results should still wait for more; 0: write now. */
   private waitMs(): number {
-    if (!this.busy || this.completions.length >= this.flushAt) return 0;
+    if (!this.busy || this.completions.length >= CompletionBatcher.FLUSH_AT) return 0;
     return Math.max(0, this.lastWriteAt + CompletionBatcher.COALESCE_MS - performance.now());
   }
 

@@ -24,7 +24,7 @@ export class LeaseKeeper {
     for (const id of heldIds.keys()) this.r.leaseClock.renew(id, sentAt);
     for (const flight of this.r.inFlight.values()) {
       // Only tasks this heartbeat asked about: one claimed while it was on its way is not lost.
-      if (!tracked.has(flight.task.id) || flight.ctx.signal.aborted) continue;
+      if (!tracked.has(flight.task.id) || flight.ctx.aborted) continue;
       if (!heldIds.has(flight.task.id)) {
         // Written meanwhile by someone else (admin reset, rescue after a long pause).
         if (!this.r.batcher.completions.some((c) => c.task.id === flight.task.id)) this.r.abortTask(flight, 'lease_lost');

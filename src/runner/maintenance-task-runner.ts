@@ -102,9 +102,13 @@ export class MaintenanceTaskRunner implements RunnerCore {
     return this.running;
   }
 
-  /** What this runner has done so far. */
-  stats(): RunnerStats & { inFlight: number; buffered: number } {
-    return { ...this.counters, inFlight: this.inFlight.size, buffered: this.queue.size };
+  /**
+   * What this runner has done so far, and what it holds now: `inFlight` tasks running,
+   * `buffered` claimed and waiting in the local queue, `unwritten` finished with their result
+   * not yet stored (batched writes; at 1,000 the runner claims nothing more until they are).
+   */
+  stats(): RunnerStats & { inFlight: number; buffered: number; unwritten: number } {
+    return { ...this.counters, inFlight: this.inFlight.size, buffered: this.queue.size, unwritten: this.batcher.unwritten };
   }
 
   /** Processor types this runner claims. */
@@ -396,18 +400,18 @@ export class MaintenanceTaskRunner implements RunnerCore {
   }
 
   abortTask(flight: InFlight, action: 'cancel' | 'pause' | 'shutdown' | 'lease_lost'): void {
-    if (flight.ctx.signal.aborted) return;
+    if (flight.ctx.aborted) return;
     const reason =
       action === 'cancel'
         ? new TaskCancelledError(`Task ${flight.task.id} was cancelled`)
         : new TaskInterruptedError(action, `Task ${flight.task.id} was interrupted (${action})`);
-    flight.ctx.controller.abort(reason);
+    flight.ctx.abort(reason);
   }
 
   private async runTask(flight: InFlight, failWith?: 'device_unavailable'): Promise<void> {
     const { task } = flight;
     // A task whose lease ran out while it waited here (the process was frozen) is not started.
-    if (!(await this.leases.holdsLease(task))) {
+    if (!this.leaseClock.valid(task.id) && !(await this.leases.holdsLease(task))) {
       this.leaseClock.forget(task.id);
       return;
     }

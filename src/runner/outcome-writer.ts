@@ -29,7 +29,7 @@ export class OutcomeWriter {
     const { task, ctx } = flight;
     // (A completion inside ctx.transaction is checked by its own guarded write: on SQLite a
     // renewal outside that transaction would wait for it.)
-    if (outcome.kind !== 'lease_lost' && outcome.kind !== 'handed_back' && !(flight.tx && outcome.kind === 'completed') && !(await this.r.leases.holdsLease(task))) {
+    if (outcome.kind !== 'lease_lost' && outcome.kind !== 'handed_back' && !(flight.tx && outcome.kind === 'completed') && !this.r.leaseClock.valid(task.id) && !(await this.r.leases.holdsLease(task))) {
       await flight.tx?.rollback();
       flight.tx = undefined;
       // The lease ran out before the outcome could be written: another runner owns the task.

@@ -78,9 +78,9 @@ export class ResourceTracker {
   /** Aborts a task past its memory limit; warns once at 90 %. */
   checkLimit(flight: InFlight, used: number): void {
     const limit = flight.memoryLimitMb;
-    if (limit === undefined || flight.ctx.signal.aborted) return;
+    if (limit === undefined || flight.ctx.aborted) return;
     if (used > limit) {
-      flight.ctx.controller.abort(new MemoryLimitExceededError(`Task ${flight.task.id} used ${Math.round(used)} MiB, above its limit of ${limit} MiB`));
+      flight.ctx.abort(new MemoryLimitExceededError(`Task ${flight.task.id} used ${Math.round(used)} MiB, above its limit of ${limit} MiB`));
     } else if (used >= limit * 0.9 && !flight.warned) {
       flight.warned = true;
       this.r.up.publish('memory:warning', { taskId: flight.task.id, device: flight.device, usedMb: Math.round(used), limitMb: limit });

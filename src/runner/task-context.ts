@@ -86,7 +86,13 @@ export interface ContextHooks {
 
 /** The runner's implementation of {@link TaskContext}. @internal */
 export class RunningTaskContext implements TaskContext {
-  readonly controller = new AbortController();
+  /** Made on first use of `signal` (most attempts never read it): an AbortController per task costs. */
+  private abortController: AbortController | undefined;
+  /** True once the attempt was asked to stop (or timed out); `stopReason` says why. */
+  aborted = false;
+  stopReason: unknown = undefined;
+  /** Called once when the attempt is aborted (the runner's interruption wait). */
+  onAbort: ((reason: unknown) => void) | undefined;
   readonly cleanups: Array<() => unknown> = [];
   currentStage: string | null = null;
   latestCursor: string | null;
@@ -114,7 +120,20 @@ export class RunningTaskContext implements TaskContext {
   }
 
   get signal(): AbortSignal {
-    return this.controller.signal;
+    if (!this.abortController) {
+      this.abortController = new AbortController();
+      if (this.aborted) this.abortController.abort(this.stopReason);
+    }
+    return this.abortController.signal;
+  }
+
+  /** Asks the attempt to stop: `signal` aborts with `reason` (first reason wins). */
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.stopReason = reason;
+    this.abortController?.abort(reason);
+    this.onAbort?.(reason);
   }
   get taskId(): string {
     return this.task.id;
@@ -173,6 +192,11 @@ export class RunningTaskContext implements TaskContext {
     return this.hooks.transaction(fn);
   }
 
+  /** True once `tempDir()` made a folder (removed at cleanup). */
+  get hasTempDirs(): boolean {
+    return this.tempDirs.length > 0;
+  }
+
   async tempDir(): Promise<string> {
     const dir = await mkdtemp(join(tmpdir(), `upkeep-${this.task.id.slice(0, 8)}-`));
     this.tempDirs.push(dir);
@@ -180,9 +204,7 @@ export class RunningTaskContext implements TaskContext {
   }
 
   throwIfStopping(): void {
-    if (!this.controller.signal.aborted && Date.now() > this.deadline) {
-      this.controller.abort(new TaskTimeoutError(`Task ${this.task.id} passed its deadline`));
-    }
-    if (this.controller.signal.aborted) throw this.controller.signal.reason;
+    if (!this.aborted && Date.now() > this.deadline) this.abort(new TaskTimeoutError(`Task ${this.task.id} passed its deadline`));
+    if (this.aborted) throw this.stopReason;
   }
 }

@@ -55,7 +55,7 @@ export class TaskExecution {
   async execute(flight: InFlight, processor: MaintenanceTaskProcessor): Promise<Outcome> {
     const { task, ctx } = flight;
     // Interrupted before it started (cancelled or paused while waiting for its turn).
-    const early = ctx.signal.aborted ? this.interruptedOutcome(ctx.signal.reason) : undefined;
+    const early = ctx.aborted ? this.interruptedOutcome(ctx.stopReason) : undefined;
     if (early) return early;
     const timeoutMs = this.timeoutFor(task);
     ctx.deadline = Date.now() + timeoutMs;
@@ -63,14 +63,14 @@ export class TaskExecution {
     let graceTimer: NodeJS.Timeout | undefined;
     const interrupted = new Promise<'timeout' | 'grace'>((resolve) => {
       timer = setTimeout(() => {
-        ctx.controller.abort(new TaskTimeoutError(`Task ${task.id} timed out after ${timeoutMs} ms`));
+        ctx.abort(new TaskTimeoutError(`Task ${task.id} timed out after ${timeoutMs} ms`));
         resolve('timeout');
       }, timeoutMs);
-      ctx.signal.addEventListener('abort', () => {
-        if (ctx.signal.reason instanceof TaskTimeoutError) return;
+      ctx.onAbort = (reason) => {
+        if (reason instanceof TaskTimeoutError) return;
         // Cancel, pause, shutdown: give the processor a moment to stop at a safe point.
         graceTimer = setTimeout(() => resolve('grace'), this.r.options.interruptGraceMs);
-      });
+      };
     });
     const run = (async () => processor.process(task, ctx))().then(
       (value) => ({ ok: true as const, value }),
@@ -79,7 +79,8 @@ export class TaskExecution {
     const settled = await Promise.race([run, interrupted]);
     clearTimeout(timer);
     clearTimeout(graceTimer);
-    const reason: unknown = ctx.signal.aborted ? ctx.signal.reason : undefined;
+    ctx.onAbort = undefined;
+    const reason: unknown = ctx.aborted ? ctx.stopReason : undefined;
     if (settled === 'timeout' || reason instanceof TaskTimeoutError) {
       return { kind: 'failed', reason: 'timeout', retryable: true, error: { name: 'TaskTimeoutError', message: `Timed out after ${timeoutMs} ms`, code: 'TIMEOUT' } };
     }
@@ -126,6 +127,8 @@ export class TaskExecution {
    */
   async cleanup(flight: InFlight, processor: MaintenanceTaskProcessor | undefined): Promise<boolean> {
     const { task, ctx } = flight;
+    // Nothing to clean up (the common case): no hooks, no pooled services, no temp folders.
+    if (ctx.cleanups.length === 1 && !processor?.cleanup && !flight.leases.length && !ctx.hasTempDirs) return true;
     const hooks = [...ctx.cleanups.slice(1).reverse(), ...(processor?.cleanup ? [() => processor.cleanup!(task, ctx)] : [])];
     const started = Date.now();
     const tracked = this.r.up.settings.enableResourceTracking;

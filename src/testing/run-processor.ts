@@ -195,13 +195,13 @@ export async function runProcessor(
     hooks,
   );
 
-  const abortFrom = () => ctx.controller.abort(options.signal!.reason);
+  const abortFrom = () => ctx.abort(options.signal!.reason);
   if (options.signal?.aborted) abortFrom();
   options.signal?.addEventListener('abort', abortFrom, { once: true });
   let timer: NodeJS.Timeout | undefined;
   if (options.timeoutMs !== undefined) {
     ctx.deadline = Date.now() + options.timeoutMs;
-    timer = setTimeout(() => ctx.controller.abort(new TaskTimeoutError(`Task ${task.id} timed out after ${options.timeoutMs} ms`)), options.timeoutMs);
+    timer = setTimeout(() => ctx.abort(new TaskTimeoutError(`Task ${task.id} timed out after ${options.timeoutMs} ms`)), options.timeoutMs);
   }
   try {
     const result = await processor.process(task, ctx);

@@ -375,12 +375,15 @@ describe.skipIf(problem)(`resources on ${TEST_DB}`, () => {
     await small.createTasks(Array.from({ length: 12 }, () => ({ processor: SlowProcessor.create({ ms: 40 }) })));
     const runner = small.createRunner({ concurrency: 1, pollIntervalMs: 20, claimBatchSize: 3 });
     let mostQueued = 0;
-    let mostWorking = 0;
-    const watch = setInterval(() => (mostQueued = Math.max(mostQueued, runner.stats().buffered)), 5);
+    let mostUnfinished = 0;
+    const watch = setInterval(() => {
+      const stats = runner.stats();
+      mostQueued = Math.max(mostQueued, stats.buffered);
+      mostUnfinished = Math.max(mostUnfinished, stats.buffered + stats.inFlight);
+    }, 5);
     await runner.start();
     await waitFor(async () => {
       const counts = await small.countByStatus();
-      mostWorking = Math.max(mostWorking, counts.WORKING);
       return counts.PENDING === 0 && counts.WORKING === 0;
     }, 20_000);
     clearInterval(watch);
@@ -388,7 +391,8 @@ describe.skipIf(problem)(`resources on ${TEST_DB}`, () => {
     await small.close();
     expect(mostQueued).toBeGreaterThan(0);
     expect(mostQueued).toBeLessThanOrEqual(3);
-    expect(mostWorking).toBeLessThanOrEqual(1 + 3);
+    // Running + queued (results waiting for their batched write are bounded on their own).
+    expect(mostUnfinished).toBeLessThanOrEqual(1 + 3);
   });
 
   it('a task waiting in the local queue longer than queueTimeoutSeconds is handed back to the database', async () => {
