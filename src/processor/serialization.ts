@@ -136,11 +136,23 @@ function putBack(target: unknown, source: unknown, aside: SetAside, seen: Set<ob
 
 /** Runs a class-transformer call on `value` so that free-form objects keep every key. */
 function transformKeepingKeys<R>(value: unknown, transform: (safe: unknown) => R): R {
+  // No nested objects and no shadowing key: setAside would return `value` itself.
+  if (typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date) && isShallow(value)) return transform(value);
   const aside: SetAside = new WeakMap();
   const safe = setAside(value, aside, new Set());
   const result = transform(safe);
   if (safe !== value) putBack(result, safe, aside, new Set());
   return result;
+}
+
+/** Whether every own value of `value` is a primitive or a Date and no key is one of {@link SHADOWING_KEYS}. */
+function isShallow(value: object): boolean {
+  const record = value as Record<string, unknown>;
+  for (const key of Object.keys(record)) {
+    const v = record[key];
+    if ((typeof v === 'object' && v !== null && !(v instanceof Date)) || SHADOWING_KEYS.has(key)) return false;
+  }
+  return true;
 }
 
 /** Builds a processor from plain props through class-transformer (so `@Type` and defaults apply). */
@@ -154,14 +166,16 @@ export function instantiateProcessor<T extends object>(cls: new () => T, props: 
  * an `InvalidArgumentError` naming the property, instead of being stored lossily.
  */
 export function serializeProcessor(instance: object): string {
-  // Flat props (the common case) need neither the full checks nor the key-keeping copies:
-  // the same accept/refuse answer, the same JSON (anything else takes the full path).
-  if (flatCharsWithinLimits(instance) && !hasShadowingKey(instance)) return JSON.stringify(instanceToPlain(instance, TO_PLAIN));
-  assertJsonProps(instance, instance.constructor.name);
-  return JSON.stringify(transformKeepingKeys(instance, (safe) => instanceToPlain(safe as object, TO_PLAIN)));
+  // Flat props (the common case) need no full walk: the same accept/refuse answer.
+  if (!flatCharsWithinLimits(instance)) assertJsonProps(instance, instance.constructor.name);
+  return JSON.stringify(transformKeepingKeys(instance, toPlain));
 }
 
 const TO_PLAIN = Object.freeze({ exposeUnsetFields: false });
+
+function toPlain(safe: unknown): Record<string, unknown> {
+  return instanceToPlain(safe as object, TO_PLAIN);
+}
 
 /**
  * When every own enumerable value of `value` is a string, boolean, finite number, null or
@@ -189,11 +203,6 @@ function flatCharsWithinLimits(value: object): boolean {
 /** Objects the full check refuses (or, for Date, turns into a string) whatever their keys. */
 const UNSTORABLE_OBJECTS: ReadonlyArray<abstract new (...args: never[]) => object> = [Date, Map, Set, WeakMap, WeakSet, Promise];
 
-/** Whether an own key of `value` is one class-transformer cannot copy (see {@link SHADOWING_KEYS}). */
-function hasShadowingKey(value: object): boolean {
-  for (const key of Object.keys(value)) if (SHADOWING_KEYS.has(key)) return true;
-  return false;
-}
 
 /**
  * Bounds on a processor's props, so rebuilding a processor never holds the event loop for long
@@ -212,6 +221,7 @@ export const PROPS_LIMITS = Object.freeze({
 
 /** Throws `InvalidArgumentError` naming the first object of `props` with more keys than {@link PROPS_LIMITS} allows, or when the props are too large. Linear in the size of the props. */
 export function assertPropsWithinLimits(props: unknown, owner: string): void {
+  if (typeof props === 'object' && props !== null && flatCharsWithinLimits(props)) return;
   const state = { chars: 0, seen: new Set<object>(), owner };
   walkWithinLimits(props, '', state);
   if (state.chars > PROPS_LIMITS.maxJsonChars) {

@@ -47,22 +47,28 @@ export async function insertTasks(store: TaskStore, rows: readonly NewTaskRow[],
 }
 
 /**
- * Nullable columns without a default, sent only when a row of the chunk has a value for them:
- * a column left out of the statement gets NULL, as sending NULL would (smaller statements,
- * and PostgreSQL parses fewer fields per row). `unique_key` is always sent (engines read it).
+ * Columns sent only when a row of the chunk needs them: nullable ones without a default, left
+ * out when every row's value is NULL, and `depends_on_count` (DEFAULT 0 in the migrations and
+ * the entity), left out when no row has dependencies. A column left out of the statement gets
+ * its default, as sending it would (smaller statements, and PostgreSQL parses fewer fields per
+ * row). `unique_key` is always sent (engines read it).
  */
-const SPARSE_COLS = ['info', 'runner_info', 'trace_context', 'timeout_ms', 'estimated_memory_mb', 'assigned_device', 'failure_reason', 'finished_at'] as const;
+const SPARSE_COLS = ['info', 'runner_info', 'trace_context', 'timeout_ms', 'estimated_memory_mb', 'assigned_device', 'failure_reason', 'finished_at', 'depends_on_count'] as const;
 
-/** Columns every insert sends (the keys {@link toRecord} always sets). */
-const BASE_COLS = ['id', 'status', 'processor_type', 'processor_json', 'delay', 'created_at', 'updated_at', 'start_at', 'priority', 'attempts', 'max_attempts', 'unique_key', 'depends_on_count', 'resource_cleanup_completed', 'version'] as const;
+/**
+ * Columns every insert sends (the keys {@link toRecord} always sets). `attempts` (0) and
+ * `resource_cleanup_completed` (false) are never sent: every new row has their defaults
+ * (DEFAULT 0 / FALSE in the migrations and the entity). `version` has no default in the
+ * entity, so it is sent.
+ */
+const BASE_COLS = ['id', 'status', 'processor_type', 'processor_json', 'delay', 'created_at', 'updated_at', 'start_at', 'priority', 'max_attempts', 'unique_key', 'version'] as const;
 
-/** The row as column → value; sparse columns that are null are left out. */
+/** The row as column → value; sparse columns at their default are left out (rowToTask reads a missing column as its default). */
 function toRecord(r: NewTaskRow, now: Date): Record<string, unknown> {
   const rec: Record<string, unknown> = {
     id: r.id, status: r.status, processor_type: r.processorType, processor_json: r.processorJson, delay: r.delay,
-    created_at: now, updated_at: now, start_at: r.startAt, priority: r.priority, attempts: 0,
-    max_attempts: r.maxAttempts, unique_key: r.uniqueKey, depends_on_count: r.dependsOn.length,
-    resource_cleanup_completed: false, version: 1,
+    created_at: now, updated_at: now, start_at: r.startAt, priority: r.priority,
+    max_attempts: r.maxAttempts, unique_key: r.uniqueKey, version: 1,
   };
   if (r.info != null) rec.info = r.info;
   if (r.runnerInfo != null) rec.runner_info = r.runnerInfo;
@@ -72,15 +78,16 @@ function toRecord(r: NewTaskRow, now: Date): Record<string, unknown> {
   if (r.assignedDevice != null) rec.assigned_device = r.assignedDevice;
   if (r.failureReason != null) rec.failure_reason = r.failureReason;
   if (r.status === 'CANCELLED' || r.status === 'ERROR') rec.finished_at = now;
+  if (r.dependsOn.length) rec.depends_on_count = r.dependsOn.length;
   return rec;
 }
 
 async function insertChunk(store: TaskStore, db: Executor, part: readonly NewTaskRow[], now: Date): Promise<MaintenanceTask[]> {
   const c = store.codec;
   const records = part.map((r) => toRecord(r, now));
-  // Every record holds every column of the statement: the sparse ones some row has, null elsewhere.
+  // Every record holds every column of the statement: the sparse ones some row has, their default elsewhere.
   const sparse = SPARSE_COLS.filter((col) => records.some((rec) => col in rec));
-  if (sparse.length) for (const rec of records) for (const col of sparse) if (!(col in rec)) rec[col] = null;
+  if (sparse.length) for (const rec of records) for (const col of sparse) if (!(col in rec)) rec[col] = col === 'depends_on_count' ? 0 : null;
   // Tasks are built from what was sent, not read back: only the ids that went in return.
   const ids = await store.engine.insertTasks(db, {
     table: store.table(),
@@ -90,7 +97,7 @@ async function insertChunk(store: TaskStore, db: Executor, part: readonly NewTas
     // Due rows wake PostgreSQL listeners in the insert statement itself.
     wake: part.some((r) => r.status === 'PENDING' && r.startAt <= now),
   });
-  // A column left out reads as null in rowToTask, as a NULL sent would.
+  // rowToTask reads a column left out as the default the database gave it (null, 0, false).
   const tasks: MaintenanceTask[] = [];
   for (let i = 0; i < part.length; i++) if (ids.has(part[i]!.id)) tasks.push(rowToTask(records[i]!, c));
   return tasks;

@@ -13,7 +13,7 @@ class PlacedProcessor extends MaintenanceTaskProcessor {
   process() {
     return null;
   }
-  resources(): ResourceRequest {
+  override resources(): ResourceRequest {
     return { memoryMb: 12.4, device: 'cpu' };
   }
 }
@@ -75,10 +75,11 @@ describe.skipIf(problem)(`createTasks column values on ${TEST_DB}`, () => {
     ]);
     expect(created).toHaveLength(8);
     const [first, keyed, , placed, dependent, loser, inactive, last] = created as [MaintenanceTask, ...MaintenanceTask[]];
-    expect(fields(first)).toMatchObject({ status: 'PENDING', timeoutMs: null, uniqueKey: null, estimatedMemoryMb: null, assignedDevice: null, info: null, runnerInfo: null, failureReason: null, finishedAt: null, attempts: 0, version: 1 });
+    expect(fields(first)).toMatchObject({ status: 'PENDING', timeoutMs: null, uniqueKey: null, estimatedMemoryMb: null, assignedDevice: null, info: null, runnerInfo: null, failureReason: null, finishedAt: null, attempts: 0, version: 1, dependsOnCount: 0, resourceCleanupCompleted: false });
     expect(fields(keyed!)).toMatchObject({ timeoutMs: 500, uniqueKey: 'bulk-columns-new', priority: 4, maxAttempts: 7 });
     expect(fields(placed!)).toMatchObject({ estimatedMemoryMb: 12, assignedDevice: 'cpu', runnerInfo: { placement: { device: 'cpu', reason: 'processor_preference' } } });
     expect(dependent!.status).toBe('CANCELLED');
+    expect(dependent!.dependsOnCount).toBe(1);
     expect(dependent!.failureReason).toBe('dependency_failed');
     expect(dependent!.finishedAt).toBeInstanceOf(Date);
     expect(dependent!.info).toMatchObject({ errorCode: 'DEPENDENCY_FAILED' });

@@ -5,7 +5,7 @@ import { Exclude, Expose, Transform } from 'class-transformer';
 import { IsInt, IsString, Min, MinLength } from 'class-validator';
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError, MaintenanceTaskProcessor, Processor, ProcessorValidationError } from '../../../src';
-import { assertJsonProps, PROPS_LIMITS, serializeProcessor, validateProcessor } from '../../../src/processor/serialization';
+import { assertJsonProps, instantiateProcessor, PROPS_LIMITS, serializeProcessor, validateProcessor } from '../../../src/processor/serialization';
 
 @Processor('fast-validated')
 class ValidatedProcessor extends MaintenanceTaskProcessor {
@@ -160,5 +160,17 @@ describe('serializeProcessor of flat props', () => {
   it('keeps keys class-transformer cannot copy on plain objects', () => {
     const plain = { toString: 'x', constructor: 'y', n: 1 };
     expect(JSON.parse(serializeProcessor(plain))).toEqual(plain);
+  });
+});
+
+describe('instantiateProcessor of flat props', () => {
+  it('builds the instance with defaults, and still keeps shadowing keys off a class instance', () => {
+    const p = instantiateProcessor(PlainProcessor, { label: 'a' });
+    expect(p).toBeInstanceOf(PlainProcessor);
+    expect({ count: p.count, label: p.label }).toEqual({ count: 1, label: 'a' });
+    const shadowed = instantiateProcessor(PlainProcessor, JSON.parse('{"count":2,"toString":"x","__proto__":"y"}'));
+    expect(shadowed.count).toBe(2);
+    expect(typeof shadowed.toString).toBe('function');
+    expect(Object.getPrototypeOf(shadowed)).toBe(PlainProcessor.prototype);
   });
 });
