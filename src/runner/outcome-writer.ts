@@ -36,6 +36,20 @@ export class OutcomeWriter {
       this.r.leaseClock.forget(task.id);
       return;
     }
+    if (outcome.kind === 'completed') {
+      // The seed's shape: info is exactly what the processor returned.
+      const info = completedInfo(outcome.result);
+      if (this.r.placement) task.actualMemoryMb = Math.round(flight.peakMemoryMb);
+      const completion = { task, info, result: outcome.result, durationMs: Date.now() - flight.startedAt, cleanupDone, progressDone: ctx.progressDone, cursor: ctx.latestCursor };
+      const tx = flight.tx;
+      if (tx) {
+        flight.tx = undefined;
+        return this.completeInTransaction(flight, tx, completion, processor);
+      }
+      this.r.batcher.completions.push(completion);
+      this.r.batcher.scheduleFlush();
+      return;
+    }
     const now = this.r.up.now();
     // Only this claim of the task may write its outcome (not a stale attempt of the same runner),
     // and an admin's pending cancel or pause wins over a retry or pause written here.
@@ -49,20 +63,6 @@ export class OutcomeWriter {
       releaseLease: true,
     };
     switch (outcome.kind) {
-      case 'completed': {
-        // The seed's shape: info is exactly what the processor returned.
-        const info = completedInfo(outcome.result);
-        if (this.r.placement) task.actualMemoryMb = Math.round(flight.peakMemoryMb);
-        const completion = { task, info, result: outcome.result, durationMs: Date.now() - flight.startedAt, cleanupDone, progressDone: ctx.progressDone, cursor: ctx.latestCursor };
-        const tx = flight.tx;
-        if (tx) {
-          flight.tx = undefined;
-          return this.completeInTransaction(flight, tx, completion, processor);
-        }
-        this.r.batcher.completions.push(completion);
-        this.r.batcher.scheduleFlush();
-        return;
-      }
       case 'failed': {
         const runnerInfo = withAttempt(task, { attempt: task.attempts, at: now.toISOString(), reason: outcome.reason, message: outcome.error.message });
         const info = failureInfo(outcome.error, task.attempts);

@@ -114,9 +114,11 @@ export class RunningTaskContext implements TaskContext {
     this.latestCursor = task.cursor;
     this.progressDone = task.progressDone;
     this.progressTotal = task.progressTotal;
-    this.cleanups.push(async () => {
-      for (const dir of this.tempDirs) await rm(dir, { recursive: true, force: true });
-    });
+  }
+
+  /** Removes the folders `tempDir()` made (upkeep's own cleanup step, after the hooks). */
+  async removeTempDirs(): Promise<void> {
+    for (const dir of this.tempDirs) await rm(dir, { recursive: true, force: true });
   }
 
   get signal(): AbortSignal {

@@ -61,22 +61,41 @@ export class TaskExecution {
     ctx.deadline = Date.now() + timeoutMs;
     let timer: NodeJS.Timeout | undefined;
     let graceTimer: NodeJS.Timeout | undefined;
-    const interrupted = new Promise<'timeout' | 'grace'>((resolve) => {
-      timer = setTimeout(() => {
-        ctx.abort(new TaskTimeoutError(`Task ${task.id} timed out after ${timeoutMs} ms`));
-        resolve('timeout');
-      }, timeoutMs);
-      ctx.onAbort = (reason) => {
-        if (reason instanceof TaskTimeoutError) return;
-        // Cancel, pause, shutdown: give the processor a moment to stop at a safe point.
-        graceTimer = setTimeout(() => resolve('grace'), this.r.options.interruptGraceMs);
-      };
-    });
-    const run = (async () => processor.process(task, ctx))().then(
-      (value) => ({ ok: true as const, value }),
-      (error: unknown) => ({ ok: false as const, error }),
-    );
-    const settled = await Promise.race([run, interrupted]);
+    let interrupt: ((why: 'timeout' | 'grace') => void) | undefined;
+    let abortedEarly = false;
+    const grace = () => {
+      // Cancel, pause, shutdown: give the processor a moment to stop at a safe point.
+      graceTimer = setTimeout(() => interrupt!('grace'), this.r.options.interruptGraceMs);
+    };
+    ctx.onAbort = (reason) => {
+      if (reason instanceof TaskTimeoutError) return;
+      if (interrupt) grace();
+      else abortedEarly = true;
+    };
+    let settled: { ok: true; value: unknown } | { ok: false; error: unknown } | 'timeout' | 'grace' | undefined;
+    let returned: unknown;
+    try {
+      returned = processor.process(task, ctx);
+      // A processor that returns at once (no promise) needs no timer: nothing could interrupt it.
+      settled = isThenable(returned) ? undefined : { ok: true, value: returned };
+    } catch (error) {
+      settled = { ok: false, error };
+    }
+    if (settled === undefined) {
+      const interrupted = new Promise<'timeout' | 'grace'>((resolve) => {
+        interrupt = resolve;
+        timer = setTimeout(() => {
+          ctx.abort(new TaskTimeoutError(`Task ${task.id} timed out after ${timeoutMs} ms`));
+          resolve('timeout');
+        }, timeoutMs);
+      });
+      if (abortedEarly) grace();
+      const run = Promise.resolve(returned).then(
+        (value) => ({ ok: true as const, value }),
+        (error: unknown) => ({ ok: false as const, error }),
+      );
+      settled = await Promise.race([run, interrupted]);
+    }
     clearTimeout(timer);
     clearTimeout(graceTimer);
     ctx.onAbort = undefined;
@@ -128,8 +147,8 @@ export class TaskExecution {
   async cleanup(flight: InFlight, processor: MaintenanceTaskProcessor | undefined): Promise<boolean> {
     const { task, ctx } = flight;
     // Nothing to clean up (the common case): no hooks, no pooled services, no temp folders.
-    if (ctx.cleanups.length === 1 && !processor?.cleanup && !flight.leases.length && !ctx.hasTempDirs) return true;
-    const hooks = [...ctx.cleanups.slice(1).reverse(), ...(processor?.cleanup ? [() => processor.cleanup!(task, ctx)] : [])];
+    if (!ctx.cleanups.length && !processor?.cleanup && !flight.leases.length && !ctx.hasTempDirs) return true;
+    const hooks = [...ctx.cleanups.slice().reverse(), ...(processor?.cleanup ? [() => processor.cleanup!(task, ctx)] : [])];
     const started = Date.now();
     const tracked = this.r.up.settings.enableResourceTracking;
     const reported = hooks.length + flight.leases.length;
@@ -148,13 +167,17 @@ export class TaskExecution {
     const budgetMs = this.r.up.settings.cleanupTimeoutSeconds * 1000;
     const timedOut = await withTimeout(runAll(hooks), budgetMs);
     // Upkeep's own steps run even after a hook hung, with their own bound.
-    const internalTimedOut = await withTimeout(runAll([() => this.r.resources.releaseLeases(flight), ctx.cleanups[0]!]), budgetMs);
+    const internalTimedOut = await withTimeout(runAll([() => this.r.resources.releaseLeases(flight), () => ctx.removeTempDirs()]), budgetMs);
     if (tracked && reported > 0) {
       this.r.up.publish('cleanup:completed', { taskId: task.id, durationMs: Date.now() - started, timedOut: timedOut || internalTimedOut, errors });
     }
     if (timedOut) ctx.logger.warn(`cleanup of task ${task.id} was cut off after ${this.r.up.settings.cleanupTimeoutSeconds} s`);
     return !timedOut && !internalTimedOut && errors.length === 0;
   }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }
 
 /** Resolves true when `work` did not settle within `ms` (it keeps running). */

@@ -209,7 +209,7 @@ export async function runProcessor(
   } finally {
     if (timer) clearTimeout(timer);
     options.signal?.removeEventListener('abort', abortFrom);
-    const hooks: Array<() => unknown> = [...ctx.cleanups, ...leases.map((l) => () => l[Symbol.asyncDispose]())];
+    const hooks: Array<() => unknown> = [() => ctx.removeTempDirs(), ...ctx.cleanups, ...leases.map((l) => () => l[Symbol.asyncDispose]())];
     if (processor.cleanup) hooks.push(() => processor.cleanup!(task, ctx));
     for (const hook of hooks.reverse()) {
       try {
