@@ -14,13 +14,13 @@ function flatten(errors: ValidationError[], parent = ''): PropertyProblem[] {
 }
 
 /**
- * Classes known to have no class-validator metadata (none of their own, none inherited), with
- * the number of classes the metadata storage held when that was checked. Metadata for such a
- * class can only appear with a new key in the storage (its own or an ancestor's: an ancestor
- * with metadata already would have made the answer "has metadata"), so while the count is the
- * same the answer holds.
+ * What is known of a class's class-validator metadata (its own or inherited): `true` when it
+ * has some (for good: the storage never forgets metadata), or the number of classes the
+ * storage held when it had none. Metadata for such a class can only appear with a new key in
+ * the storage (its own or an ancestor's: an ancestor with metadata already would have made the
+ * answer "has some"), so while the count is the same the answer holds.
  */
-const withoutValidators = new WeakMap<object, number>();
+const validatorsOf = new WeakMap<object, true | number>();
 
 /** The size of class-validator's metadata map by class, or undefined when its layout is not the one known here (then nothing is cached). */
 function validatorClassCount(): number | undefined {
@@ -30,13 +30,14 @@ function validatorClassCount(): number | undefined {
 
 /** Whether class-validator holds no metadata for `cls` or a class it extends (then `validateSync` finds nothing to check). */
 function hasNoValidators(cls: object): boolean {
+  const known = validatorsOf.get(cls);
+  if (known === true) return false;
   const count = validatorClassCount();
   if (count === undefined) return false;
-  if (withoutValidators.get(cls) === count) return true;
+  if (known === count) return true;
   // Exactly the metadata validateSync would use (no groups, `always` off, no schema).
   const none = !getMetadataStorage().getTargetValidationMetadatas(cls as new () => unknown, undefined as unknown as string, false, false, undefined).length;
-  if (none) withoutValidators.set(cls, count);
-  else withoutValidators.delete(cls);
+  validatorsOf.set(cls, none ? count : true);
   return none;
 }
 
@@ -167,7 +168,7 @@ export function instantiateProcessor<T extends object>(cls: new () => T, props: 
  */
 export function serializeProcessor(instance: object): string {
   // Flat props (the common case) need no full walk: the same accept/refuse answer.
-  if (!flatCharsWithinLimits(instance)) assertJsonProps(instance, instance.constructor.name);
+  if (!flatCharsWithinLimits(instance)) assertJsonPropsFully(instance, instance.constructor.name);
   return JSON.stringify(transformKeepingKeys(instance, toPlain));
 }
 
@@ -222,6 +223,11 @@ export const PROPS_LIMITS = Object.freeze({
 /** Throws `InvalidArgumentError` naming the first object of `props` with more keys than {@link PROPS_LIMITS} allows, or when the props are too large. Linear in the size of the props. */
 export function assertPropsWithinLimits(props: unknown, owner: string): void {
   if (typeof props === 'object' && props !== null && flatCharsWithinLimits(props)) return;
+  walkPropsWithinLimits(props, owner);
+}
+
+/** {@link assertPropsWithinLimits} without the shortcut for flat props. */
+function walkPropsWithinLimits(props: unknown, owner: string): void {
   const state = { chars: 0, seen: new Set<object>(), owner };
   walkWithinLimits(props, '', state);
   if (state.chars > PROPS_LIMITS.maxJsonChars) {
@@ -255,7 +261,12 @@ function walkWithinLimits(v: unknown, path: string, state: { chars: number; seen
 export function assertJsonProps(props: unknown, owner: string): void {
   // Flat props are within the bounds and JSON holds them: nothing to name.
   if (typeof props === 'object' && props !== null && flatCharsWithinLimits(props)) return;
-  assertPropsWithinLimits(props, owner);
+  assertJsonPropsFully(props, owner);
+}
+
+/** {@link assertJsonProps} without the shortcut for flat props. */
+function assertJsonPropsFully(props: unknown, owner: string): void {
+  walkPropsWithinLimits(props, owner);
   try {
     // processor_json is text, and JSON.stringify escapes NULs and lone surrogates: only the
     // structure matters here.
