@@ -156,10 +156,15 @@ export class ClaimLoop {
   /** Tasks started so far (the runner counts them). */
   started = 0;
 
-  /** Updates the measured start rate (tasks per ms) once per window. */
+  /**
+   * Updates the measured start rate (tasks per ms) once per window, or sooner once 2 x
+   * concurrency tasks started since the last sample (fast tasks: a burst is claimed deep
+   * within milliseconds instead of after a whole window at the shallow depth).
+   */
   sampleRate(now = performance.now()): void {
     const elapsed = now - this.rateAt;
-    if (elapsed < ClaimLoop.RATE_WINDOW_MS) return;
+    const enough = this.started - this.startedAtSample >= 2 * this.r.options.concurrency && elapsed >= 2;
+    if (elapsed < ClaimLoop.RATE_WINDOW_MS && !enough) return;
     const current = (this.started - this.startedAtSample) / elapsed;
     // A long gap (idle runner) says little about the next burst: start over from it.
     this.rate = elapsed > 10 * ClaimLoop.RATE_WINDOW_MS ? current : 0.5 * this.rate + 0.5 * current;
