@@ -10,7 +10,7 @@ export type { EventRow };
 export interface EventRecorderOptions {
   /** Where drops (over the bound, refused rows) and flushes that gave up are reported. @defaultValue `consoleLogger('warn')` */
   logger?: UpkeepLogger;
-  /** Longest time a recorded row waits before its batch is written. @defaultValue 100 */
+  /** Longest time a recorded row waits before its batch is written (a row recorded during a write: after that write). @defaultValue 100 */
   flushIntervalMs?: number;
   /** Rows per INSERT; a batch is written as soon as this many wait. @defaultValue 500 */
   maxBatch?: number;
@@ -202,8 +202,10 @@ export class EventRecorder {
     if (this.draining) return;
     this.draining = this.drain().finally(() => {
       this.draining = undefined;
-      // Rows recorded while the last write finished: write them at the next interval.
-      if (this.queue.length && !this.timer) this.scheduleNext();
+      // Rows recorded while the last write finished: write them at the next interval (at once
+      // when a flush() is waiting for them).
+      if (this.queue.length && this.waiters.length) this.startDraining();
+      else if (this.queue.length && !this.timer) this.scheduleNext();
     });
   }
 

@@ -17,6 +17,8 @@ export class CompletionBatcher {
   completions: PendingCompletion[] = [];
   /** Results of the batch being written right now. */
   private writing = 0;
+  /** The batch being written right now (its leases are renewed by the heartbeat like the waiting ones). */
+  writingBatch: readonly PendingCompletion[] = [];
   flushScheduled = false;
   private timer: NodeJS.Timeout | undefined;
   private lastWriteAt = 0;
@@ -91,9 +93,10 @@ export class CompletionBatcher {
           this.scheduleFlush();
           break;
         }
-        const batch = this.completions.splice(0);
+        const batch = this.completions.splice(0, CompletionBatcher.FLUSH_AT);
         const now = this.r.up.now();
         this.writing = batch.length;
+        this.writingBatch = batch;
         this.lastWriteAt = performance.now();
         try {
           const written = new Set(await this.r.up.runnerStore.completeMany(this.r.id, batch.map(toCompletionRow), now));
@@ -111,6 +114,7 @@ export class CompletionBatcher {
           } else this.completions.unshift(...batch);
         } finally {
           this.writing = 0;
+          this.writingBatch = [];
         }
         // A passing outage: wait and write the same results again; the outcome never changes.
         failures++;

@@ -15,7 +15,7 @@ export class LeaseKeeper {
   async heartbeat(): Promise<void> {
     // Only what this runner is tracking: running, queued, or waiting for its result to be
     // written. A task whose outcome could not be written is not renewed, so it is rescued.
-    const tracked = new Set<string>([...this.r.inFlight.keys(), ...this.r.queue.list().map((q) => q.task.id), ...this.r.batcher.completions.map((c) => c.task.id)]);
+    const tracked = new Set<string>([...this.r.inFlight.keys(), ...this.r.queue.list().map((q) => q.task.id), ...this.r.batcher.completions.map((c) => c.task.id), ...this.r.batcher.writingBatch.map((c) => c.task.id)]);
     await this.beatRegistry();
     if (!tracked.size) return;
     const sentAt = Date.now();

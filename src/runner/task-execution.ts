@@ -87,7 +87,7 @@ export class TaskExecution {
         timer = setTimeout(() => {
           ctx.abort(new TaskTimeoutError(`Task ${task.id} timed out after ${timeoutMs} ms`));
           resolve('timeout');
-        }, timeoutMs);
+        }, Math.max(0, ctx.deadline - Date.now())); // the synchronous part already counted
       });
       if (abortedEarly) grace();
       const run = Promise.resolve(returned).then(
