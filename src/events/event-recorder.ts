@@ -241,9 +241,6 @@ export class EventRecorder {
           });
           this.droppedThisOutage = 0;
         }
-        // Under load, rows that came in during the write wait for a full batch or the next
-        // interval (fewer, bigger INSERTs); a flush() waiting for them gets them now.
-        if (this.queue.length < this.maxBatch && !this.waiters.length) break;
         continue;
       }
       this.failures++;
