@@ -177,9 +177,9 @@ export class ClaimLoop {
    * at least max(2 x concurrency, claimFloor) and, while tasks run fast, as many as the
    * handlers get through in AHEAD_MS, at most concurrency + maxQueueSize (what it can run and
    * queue). Slow tasks keep the shallow queue, so one runner does not hoard tasks other
-   * runners could run. Finished results waiting to be stored do not count: their write is
-   * batched on its own (bounded by CompletionBatcher.MAX_UNWRITTEN), so a write in flight
-   * never starves the local queue.
+   * runners could run. Finished results waiting to be stored count too, so a runner killed
+   * mid-write leaves few finished tasks to be run again (CompletionBatcher.MAX_UNWRITTEN is a
+   * second bound).
    */
   get prefetchTarget(): number {
     const { concurrency } = this.r.options;
@@ -191,7 +191,7 @@ export class ClaimLoop {
   /** How many more tasks may be claimed now. */
   get room(): number {
     if (this.r.batcher.backedUp) return 0;
-    return Math.min(this.prefetchTarget - this.r.inFlight.size, this.r.up.settings.maxQueueSize) - this.r.queue.size;
+    return Math.min(this.prefetchTarget - this.r.inFlight.size - this.r.batcher.unwritten, this.r.up.settings.maxQueueSize) - this.r.queue.size;
   }
 
   /**
