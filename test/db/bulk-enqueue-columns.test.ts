@@ -98,4 +98,18 @@ describe.skipIf(problem)(`createTasks column values on ${TEST_DB}`, () => {
       expect(fields(stored)).toMatchObject({ timeoutMs: null, uniqueKey: null, estimatedMemoryMb: null, assignedDevice: null, info: null, runnerInfo: null, traceContext: null, failureReason: null, finishedAt: null });
     }
   });
+
+  it('returns tasks in input order, and the first of two rows with one unique key wins', async () => {
+    const many = await upkeep.createTasks(Array.from({ length: 50 }, (_, n) => ({ processor: SumProcessor.create({ numbers: [n] }) })));
+    expect(many.map((t) => JSON.parse(t.processorJson).numbers[0])).toEqual(Array.from({ length: 50 }, (_, n) => n));
+    for (const task of many.slice(0, 5)) expect(JSON.parse((await upkeep.getTask(task.id))!.processorJson)).toEqual(JSON.parse(task.processorJson));
+    const [a, b, c] = await upkeep.createTasks([
+      { processor: SumProcessor.create({ numbers: [1] }), uniqueKey: 'bulk-columns-dup' },
+      { processor: SumProcessor.create({ numbers: [2] }) },
+      { processor: SumProcessor.create({ numbers: [3] }), uniqueKey: 'bulk-columns-dup' },
+    ]);
+    expect(c!.id).toBe(a!.id);
+    expect(JSON.parse((await upkeep.getTask(a!.id))!.processorJson)).toEqual({ numbers: [1] });
+    expect(b!.uniqueKey).toBeNull();
+  });
 });
