@@ -2,6 +2,7 @@ import type { TaskStatus } from '../core/status';
 import type { MaintenanceTask, TaskRunnerInfo } from '../entities/maintenance-task.entity';
 import { engineOf } from './engines';
 import type { Executor } from './executor';
+import { unindexed } from './store-util';
 import { rowToTask } from './task-row';
 
 /** Filters of the admin task list; every value arrives validated. @internal */
@@ -98,7 +99,7 @@ export async function startTaskNow(db: Executor, task: MaintenanceTask, now: Dat
     params.push(JSON.stringify(runnerInfo), device);
   }
   const { affected } = await db.query(
-    `UPDATE ${c.id('maintenance_tasks')} SET ${sets.join(', ')} WHERE ${c.id('id')} = ? AND ${c.id('status')} IN ('INACTIVE', 'PAUSED') AND ${c.id('version')} = ?`,
+    `UPDATE ${c.id('maintenance_tasks')} SET ${sets.join(', ')} WHERE ${c.id('id')} = ? AND ${unindexed(c, 'status')} IN ('INACTIVE', 'PAUSED') AND ${c.id('version')} = ?`,
     [...params, task.id, task.version],
   );
   return affected > 0;
@@ -117,7 +118,7 @@ export async function resetWorkingTask(db: Executor, task: MaintenanceTask, now:
     `UPDATE ${c.id('maintenance_tasks')} SET ${c.id('status')} = 'PENDING', ${c.id('locked_by')} = NULL, ${c.id('lease_expires_at')} = NULL,
        ${c.id('control')} = NULL, ${c.id('start_at')} = ?, ${c.id('last_error')} = 'Reset by an admin', ${c.id('updated_at')} = ?,
        ${c.id('version')} = ${c.id('version')} + 1
-     WHERE ${c.id('id')} = ? AND ${c.id('status')} = 'WORKING' AND ${c.id('version')} = ?${lease}`,
+     WHERE ${c.id('id')} = ? AND ${unindexed(c, 'status')} = 'WORKING' AND ${c.id('version')} = ?${lease}`,
     [c.date(now), c.date(now), task.id, task.version, ...(force ? [] : [c.date(now)])],
   );
   return affected > 0;

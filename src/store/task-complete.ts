@@ -1,6 +1,6 @@
 import type { TaskInfo } from '../entities/maintenance-task.entity';
 import type { Executor } from './executor';
-import { chunks } from './store-util';
+import { chunks, unindexed } from './store-util';
 import type { TaskStore } from './task-store';
 
 /** One successful result to write. */
@@ -50,7 +50,7 @@ export async function completeIn(
        ${c.id('resource_cleanup_completed')} = ${cast('boolean')}, ${c.id('progress_done')} = COALESCE(${cast('integer')}, ${c.id('progress_done')}),
        ${c.id('cursor')} = COALESCE(?, ${c.id('cursor')}), ${c.id('finished_at')} = ?, ${c.id('updated_at')} = ?, ${c.id('locked_by')} = NULL, ${c.id('lease_expires_at')} = NULL,
        ${c.id('control')} = NULL, ${c.id('failure_reason')} = NULL, ${c.id('version')} = ${c.id('version')} + 1
-     WHERE ${c.id('id')} = ? AND ${c.id('version')} = ? AND ${c.id('status')} = 'WORKING' AND ${c.id('locked_by')} = ?`,
+     WHERE ${c.id('id')} = ? AND ${c.id('version')} = ? AND ${unindexed(c, 'status')} = 'WORKING' AND ${unindexed(c, 'locked_by')} = ?`,
     [c.json(item.info), item.actualMemoryMb, c.bool(item.cleanupDone), item.progressDone, item.cursor, c.date(now), c.date(now), item.id, item.version, runnerId],
   );
   return affected > 0;

@@ -5,7 +5,7 @@ import type { MaintenanceTask, TaskInfo } from '../entities/maintenance-task.ent
 import { executorFor, type Executor } from './executor';
 import { engineOf, type ParamType, type StoreEngine } from './engines';
 import { rowToTask } from './task-row';
-import { chunks, DEP_TABLE, TASK_TABLE } from './store-util';
+import { chunks, DEP_TABLE, TASK_TABLE, unindexed } from './store-util';
 import { insertTasks } from './task-insert';
 import { completeIn, completeMany, type CompletionRow } from './task-complete';
 import * as sweeps from './task-sweeps';
@@ -181,10 +181,10 @@ export class TaskStore {
     }
     if (patch.finished) put('finished_at', c.date(now));
     if (patch.unfinish) sets.push(`${c.id('finished_at')} = NULL`, `${c.id('last_error')} = NULL`);
-    let where = `${c.id('id')} = ? AND ${c.id('status')} IN ${c.list(allowed.length)}`;
+    let where = `${c.id('id')} = ? AND ${unindexed(c, 'status')} IN ${c.list(allowed.length)}`;
     params.push(id, ...allowed);
     if (guard.lockedBy !== undefined) {
-      where += ` AND ${c.id('locked_by')} = ?`;
+      where += ` AND ${unindexed(c, 'locked_by')} = ?`;
       params.push(guard.lockedBy);
     }
     if (guard.leaseExpiredBefore !== undefined) {
@@ -204,7 +204,7 @@ export class TaskStore {
   async requestControl(id: string, action: 'cancel' | 'pause', now: Date): Promise<boolean> {
     const c = this.c;
     const { affected } = await this.db.query(
-      `UPDATE ${this.t()} SET ${c.id('control')} = ?, ${c.id('updated_at')} = ? WHERE ${c.id('id')} = ? AND ${c.id('status')} = 'WORKING'`,
+      `UPDATE ${this.t()} SET ${c.id('control')} = ?, ${c.id('updated_at')} = ? WHERE ${c.id('id')} = ? AND ${unindexed(c, 'status')} = 'WORKING'`,
       [action, c.date(now), id],
     );
     return affected > 0;
@@ -223,14 +223,7 @@ export class TaskStore {
       // One lock order for every multi-row UPDATE (ascending id), so a heartbeat and a batch
       // completion of the same rows cannot deadlock.
       const sorted = [...part].sort();
-      const held = `${c.id('locked_by')} = ? AND ${c.id('status')} = 'WORKING' AND ${c.id('id')} IN ${c.list(sorted.length)}`;
-      const lease = c.date(new Date(now.getTime() + leaseMs));
-      await this.engine.renewLeases(this.db, { table: this.t(), held: { sql: held, params: [runnerId, ...sorted] }, lease });
-      const { rows } = await this.db.query<{ id: string; control: 'cancel' | 'pause' | null }>(
-        `SELECT ${c.id('id')}, ${c.id('control')} FROM ${this.t()} WHERE ${c.id('locked_by')} = ? AND ${c.id('status')} = 'WORKING' AND ${c.id('id')} IN ${c.list(part.length)}`,
-        [runnerId, ...part],
-      );
-      out.push(...rows);
+      out.push(...(await this.engine.renewLeases(this.db, { table: this.t(), runnerId, ids: sorted, lease: c.date(new Date(now.getTime() + leaseMs)) })));
     }
     return out;
   }
@@ -239,7 +232,7 @@ export class TaskStore {
   async renewLease(runnerId: string, id: string, leaseMs: number, now: Date, version?: number): Promise<boolean> {
     const c = this.c;
     const { affected } = await this.db.query(
-      `UPDATE ${this.t()} SET ${c.id('lease_expires_at')} = ? WHERE ${c.id('id')} = ? AND ${c.id('locked_by')} = ? AND ${c.id('status')} = 'WORKING'${version === undefined ? '' : ` AND ${c.id('version')} = ?`}`,
+      `UPDATE ${this.t()} SET ${c.id('lease_expires_at')} = ? WHERE ${c.id('id')} = ? AND ${unindexed(c, 'locked_by')} = ? AND ${unindexed(c, 'status')} = 'WORKING'${version === undefined ? '' : ` AND ${c.id('version')} = ?`}`,
       [c.date(new Date(now.getTime() + leaseMs)), id, runnerId, ...(version === undefined ? [] : [version])],
     );
     return affected > 0;
@@ -254,7 +247,7 @@ export class TaskStore {
     if (progress.total !== undefined) (sets.push(`${c.id('progress_total')} = ?`), params.push(progress.total));
     if (progress.cursor !== undefined) (sets.push(`${c.id('cursor')} = ?`), params.push(progress.cursor));
     const { affected } = await this.db.query(
-      `UPDATE ${this.t()} SET ${sets.join(', ')} WHERE ${c.id('id')} = ? AND ${c.id('locked_by')} = ? AND ${c.id('status')} = 'WORKING'`,
+      `UPDATE ${this.t()} SET ${sets.join(', ')} WHERE ${c.id('id')} = ? AND ${unindexed(c, 'locked_by')} = ? AND ${unindexed(c, 'status')} = 'WORKING'`,
       [...params, id, runnerId],
     );
     return affected > 0;
@@ -306,7 +299,7 @@ export class TaskStore {
            ${this.c.id('control')} = NULL, ${this.c.id('locked_by')} = NULL, ${this.c.id('lease_expires_at')} = NULL,
            ${this.c.id('attempts')} = CASE WHEN ${this.c.id('attempts')} > 0 THEN ${this.c.id('attempts')} - 1 ELSE 0 END,
            ${this.c.id('updated_at')} = ?, ${this.c.id('version')} = ${this.c.id('version')} + 1
-         WHERE ${this.c.id('id')} = ? AND ${this.c.id('status')} = 'WORKING' AND ${this.c.id('locked_by')} = ?${returning}`,
+         WHERE ${this.c.id('id')} = ? AND ${unindexed(this.c, 'status')} = 'WORKING' AND ${unindexed(this.c, 'locked_by')} = ?${returning}`,
         [...(cancel ? [this.c.json(cancel.info), storableText(cancel.lastError)] : []), this.c.date(now), this.c.date(now), id, runnerId],
       );
       if (!ok.affected) continue;

@@ -50,11 +50,20 @@ export interface TaskInsertPlan {
   wake: boolean;
 }
 
-/** The lease renewal of a heartbeat: rows `held` (no alias) get `lease_expires_at = lease`. */
+/** The lease renewal of a heartbeat: rows of `ids` still WORKING under `runnerId` get `lease_expires_at = lease`. */
 export interface LeaseRenewalPlan {
   table: string;
-  held: Fragment;
+  runnerId: string;
+  /** Ascending (the lock order of every multi-row UPDATE). */
+  ids: readonly string[];
+  /** The new lease end, encoded for the driver. */
   lease: unknown;
+}
+
+/** A task a heartbeat found still held, with the admin request on it. */
+export interface HeldRow {
+  id: string;
+  control: 'cancel' | 'pause' | null;
 }
 
 /** Codes a driver error carries (see `codesOf` in write-errors.ts). */
@@ -94,8 +103,8 @@ export interface StoreEngine {
   completeBatch(db: Executor, plan: CompletionPlan): Promise<string[]>;
   /** Inserts one chunk of tasks, skipping rows whose unique key exists; returns the ids inserted. */
   insertTasks(db: Executor, plan: TaskInsertPlan): Promise<Set<string>>;
-  /** Renews the leases of a heartbeat (rows locked in ascending id). */
-  renewLeases(db: Executor, plan: LeaseRenewalPlan): Promise<void>;
+  /** Renews the leases of a heartbeat (rows locked in ascending id); returns the rows still held. */
+  renewLeases(db: Executor, plan: LeaseRenewalPlan): Promise<HeldRow[]>;
   /** Deletes up to `limit` rows of `table` matching `where`, skipping rows locked by another deleter. */
   deleteBatch(db: Executor, table: string, where: Fragment, limit: number): Promise<number>;
   /** Inserts `task_events` rows with one statement. */

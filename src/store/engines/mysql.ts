@@ -1,7 +1,7 @@
 import type { Executor } from '../executor';
-import type { ClaimPlan, CompletionPlan, ErrorCodes, Fragment, LeaseRenewalPlan, Row, StoreEngine, TaskInsertPlan } from './engine';
+import type { ClaimPlan, CompletionPlan, ErrorCodes, Fragment, HeldRow, LeaseRenewalPlan, Row, StoreEngine, TaskInsertPlan } from './engine';
 import { CHUNK } from '../store-util';
-import { caseCompletion, insertEventValues, insertValues } from './shared';
+import { caseCompletion, insertEventValues, insertValues, renewThenRead } from './shared';
 
 /** MySQL/MariaDB passing conditions (mysql2 `code` names and their numbers). */
 const TRANSIENT = new Set([
@@ -76,9 +76,9 @@ export const mysqlEngine: StoreEngine = {
     return present;
   },
 
-  async renewLeases(db: Executor, plan: LeaseRenewalPlan): Promise<void> {
+  renewLeases(db: Executor, plan: LeaseRenewalPlan): Promise<HeldRow[]> {
     const c = db.codec;
-    await db.query(`UPDATE ${plan.table} SET ${c.id('lease_expires_at')} = ? WHERE ${plan.held.sql} ORDER BY ${c.id('id')}`, [plan.lease, ...plan.held.params]);
+    return renewThenRead(db, plan, (held) => ({ sql: `UPDATE ${plan.table} SET ${c.id('lease_expires_at')} = ? WHERE ${held.sql} ORDER BY ${c.id('id')}`, params: [plan.lease, ...held.params] }));
   },
 
   deleteBatch(db: Executor, table: string, where: Fragment, limit: number): Promise<number> {

@@ -1,7 +1,8 @@
 import type { Executor } from '../executor';
 import type { EventRow } from '../event-store';
 import { NOTIFY_CHANNEL } from '../pg-listener';
-import type { ClaimPlan, CompletionPlan, ErrorCodes, Fragment, LeaseRenewalPlan, ParamType, Row, StoreEngine, TaskInsertPlan } from './engine';
+import type { ClaimPlan, CompletionPlan, ErrorCodes, Fragment, HeldRow, LeaseRenewalPlan, ParamType, Row, StoreEngine, TaskInsertPlan } from './engine';
+import { unindexed } from '../store-util';
 import { eventColumns } from './shared';
 
 /** SQLSTATE classes and codes PostgreSQL uses for passing conditions. */
@@ -48,14 +49,14 @@ export const postgresEngine: StoreEngine = {
       `WITH v AS (SELECT * FROM json_to_recordset(?::json) AS x(${c.id('id')} text, ${c.id('version')} integer, ${c.id('info')} jsonb,
            ${c.id('actual_memory_mb')} integer, ${c.id('resource_cleanup_completed')} boolean, ${c.id('progress_done')} integer, ${c.id('cursor')} text)),
          l AS (SELECT k.${c.id('id')} FROM ${t} k WHERE k.${c.id('id')} = ANY(ARRAY(SELECT v.${c.id('id')} FROM v))
-           AND k.${c.id('status')} = 'WORKING' AND k.${c.id('locked_by')} = ? ORDER BY k.${c.id('id')} FOR NO KEY UPDATE OF k)
+           AND ${unindexed(c, 'status', 'k')} = 'WORKING' AND ${unindexed(c, 'locked_by', 'k')} = ? ORDER BY k.${c.id('id')} FOR NO KEY UPDATE OF k)
        UPDATE ${t} t SET ${c.id('status')} = 'COMPLETED', ${c.id('info')} = v.${c.id('info')},
          ${c.id('actual_memory_mb')} = v.${c.id('actual_memory_mb')}, ${c.id('resource_cleanup_completed')} = v.${c.id('resource_cleanup_completed')},
          ${c.id('progress_done')} = COALESCE(v.${c.id('progress_done')}, t.${c.id('progress_done')}), ${c.id('cursor')} = COALESCE(v.${c.id('cursor')}, t.${c.id('cursor')}),
          ${c.id('finished_at')} = ?, ${c.id('updated_at')} = ?, ${c.id('locked_by')} = NULL, ${c.id('lease_expires_at')} = NULL,
          ${c.id('control')} = NULL, ${c.id('failure_reason')} = NULL, ${c.id('version')} = t.${c.id('version')} + 1
        FROM v, l
-       WHERE t.${c.id('id')} = v.${c.id('id')} AND l.${c.id('id')} = t.${c.id('id')} AND t.${c.id('version')} = v.${c.id('version')} AND t.${c.id('status')} = 'WORKING' AND t.${c.id('locked_by')} = ?
+       WHERE t.${c.id('id')} = v.${c.id('id')} AND l.${c.id('id')} = t.${c.id('id')} AND t.${c.id('version')} = v.${c.id('version')} AND ${unindexed(c, 'status', 't')} = 'WORKING' AND ${unindexed(c, 'locked_by', 't')} = ?
        RETURNING t.${c.id('id')}`,
       [
         JSON.stringify(plan.items.map((i) => ({ id: i.id, version: i.version, info: i.info, actual_memory_mb: i.actualMemoryMb, resource_cleanup_completed: i.cleanupDone, progress_done: i.progressDone, cursor: i.cursor }))),
@@ -85,13 +86,18 @@ export const postgresEngine: StoreEngine = {
     return new Set(rows.map((r) => r.id));
   },
 
-  async renewLeases(db: Executor, plan: LeaseRenewalPlan): Promise<void> {
+  async renewLeases(db: Executor, plan: LeaseRenewalPlan): Promise<HeldRow[]> {
     const c = db.codec;
-    await db.query(
-      `WITH s AS (SELECT ${c.id('id')} FROM ${plan.table} WHERE ${plan.held.sql} ORDER BY ${c.id('id')} FOR NO KEY UPDATE)
-       UPDATE ${plan.table} t SET ${c.id('lease_expires_at')} = ? WHERE t.${c.id('id')} = ANY(ARRAY(SELECT s.${c.id('id')} FROM s))`,
-      [...plan.held.params, plan.lease],
+    // The ids arrive as one JSON array read in a subquery (`= ANY(ARRAY(...))`), so the rows
+    // are found through the primary key whatever the statistics say about the table's size.
+    const { rows } = await db.query<HeldRow>(
+      `WITH s AS (SELECT ${c.id('id')} FROM ${plan.table} WHERE ${c.id('id')} = ANY(ARRAY(SELECT json_array_elements_text(?::json)))
+           AND ${unindexed(c, 'status')} = 'WORKING' AND ${unindexed(c, 'locked_by')} = ? ORDER BY ${c.id('id')} FOR NO KEY UPDATE)
+       UPDATE ${plan.table} t SET ${c.id('lease_expires_at')} = ? WHERE t.${c.id('id')} = ANY(ARRAY(SELECT s.${c.id('id')} FROM s))
+       RETURNING t.${c.id('id')}, t.${c.id('control')}`,
+      [JSON.stringify(plan.ids), plan.runnerId, plan.lease],
     );
+    return rows;
   },
 
   async deleteBatch(db: Executor, table: string, where: Fragment, limit: number): Promise<number> {

@@ -1,7 +1,8 @@
 import type { SqlCodec } from '../dialect';
 import type { EventRow } from '../event-store';
 import type { Executor } from '../executor';
-import type { CompletionPlan, Fragment, ParamType, TaskInsertPlan } from './engine';
+import { unindexed } from '../store-util';
+import type { CompletionPlan, Fragment, HeldRow, LeaseRenewalPlan, ParamType, TaskInsertPlan } from './engine';
 
 // Statement pieces more than one engine writes the same way (MySQL/MariaDB and SQLite bind
 // every value as its own parameter; PostgreSQL sends JSON instead).
@@ -31,8 +32,23 @@ export function caseCompletion(c: SqlCodec, plan: CompletionPlan, param: (type: 
     ...part.flatMap((i) => [i.id, i.cursor]),
     c.date(plan.now), c.date(plan.now),
   ];
-  const where = `(${part.map(() => `(${c.id('id')} = ? AND ${c.id('version')} = ?)`).join(' OR ')}) AND ${c.id('status')} = 'WORKING' AND ${c.id('locked_by')} = ?`;
+  const where = `(${part.map(() => `(${c.id('id')} = ? AND ${c.id('version')} = ?)`).join(' OR ')}) AND ${unindexed(c, 'status')} = 'WORKING' AND ${unindexed(c, 'locked_by')} = ?`;
   return { set: { sql: set.join(', '), params: setParams }, where: { sql: where, params: [...part.flatMap((i) => [i.id, i.version]), plan.runnerId] } };
+}
+
+/** Rows of `plan.ids` still WORKING under `plan.runnerId` (no alias); the ids travel one parameter each. */
+export function heldRows(c: SqlCodec, plan: LeaseRenewalPlan): Fragment {
+  return { sql: `${c.id('id')} IN ${c.list(plan.ids.length)} AND ${unindexed(c, 'status')} = 'WORKING' AND ${unindexed(c, 'locked_by')} = ?`, params: [...plan.ids, plan.runnerId] };
+}
+
+/** A heartbeat's renewal where UPDATE returns no rows: `update` renews, then the held rows are read. */
+export async function renewThenRead(db: Executor, plan: LeaseRenewalPlan, update: (held: Fragment) => Fragment): Promise<HeldRow[]> {
+  const held = heldRows(db.codec, plan);
+  const { sql, params } = update(held);
+  await db.query(sql, params);
+  const c = db.codec;
+  const { rows } = await db.query<HeldRow>(`SELECT ${c.id('id')}, ${c.id('control')} FROM ${plan.table} WHERE ${held.sql}`, held.params);
+  return rows;
 }
 
 /** `(cols) VALUES (?, ...), ...` of a task insert, every value encoded for the driver. */

@@ -1,7 +1,7 @@
 import type { Executor } from '../executor';
 import { CHUNK } from '../store-util';
-import type { ClaimPlan, CompletionPlan, ErrorCodes, Fragment, LeaseRenewalPlan, Row, StoreEngine, TaskInsertPlan } from './engine';
-import { caseCompletion, insertEventValues, insertValues } from './shared';
+import type { ClaimPlan, CompletionPlan, ErrorCodes, Fragment, HeldRow, LeaseRenewalPlan, Row, StoreEngine, TaskInsertPlan } from './engine';
+import { caseCompletion, insertEventValues, insertValues, renewThenRead } from './shared';
 
 /** SQLite passing conditions and refusals (better-sqlite3 `code`, extended codes included). */
 const TRANSIENT_PREFIXES = ['SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_IOERR', 'SQLITE_PROTOCOL', 'SQLITE_FULL'];
@@ -49,8 +49,8 @@ export const sqliteEngine: StoreEngine = {
     return new Set(rows.map((r) => r.id));
   },
 
-  async renewLeases(db: Executor, plan: LeaseRenewalPlan): Promise<void> {
-    await db.query(`UPDATE ${plan.table} SET ${db.codec.id('lease_expires_at')} = ? WHERE ${plan.held.sql}`, [plan.lease, ...plan.held.params]);
+  renewLeases(db: Executor, plan: LeaseRenewalPlan): Promise<HeldRow[]> {
+    return renewThenRead(db, plan, (held) => ({ sql: `UPDATE ${plan.table} SET ${db.codec.id('lease_expires_at')} = ? WHERE ${held.sql}`, params: [plan.lease, ...held.params] }));
   },
 
   async deleteBatch(db: Executor, table: string, where: Fragment, limit: number): Promise<number> {
