@@ -68,11 +68,17 @@ export function place<I>(
  * Undefined in every other case (then `place` decides).
  */
 export function onlyWaits<I>(request: PlacementRequest, slots: readonly DeviceSlot<I>[], rules: PlacementRules): Placement<I> | undefined {
+  const slot = waitsOn(request, slots, rules);
+  return slot && { kind: 'wait', slot };
+}
+
+/** The device {@link onlyWaits} would wait for, without building the answer (the enqueue hot path). */
+export function waitsOn<I>(request: PlacementRequest, slots: readonly DeviceSlot<I>[], rules: PlacementRules): DeviceSlot<I> | undefined {
   if (slots.length !== 1 || rules.selector || request.memoryMb !== 0) return undefined;
   const slot = slots[0]!;
   if (request.device !== 'auto' && request.device !== slot.info.id) return undefined;
   if (!isUsable(slot) || slot.idle.length > 0 || slot.pendingCreates > 0 || slot.instances.size === 0 || slot.instances.size < slot.max) return undefined;
-  return { kind: 'wait', slot };
+  return slot;
 }
 
 /**

@@ -5,14 +5,14 @@ import { DeviceInventory } from './device-inventory';
 import { canCreate, isUsable, NO_CLAIMS, PassClaims } from './device-slot';
 import { dueForEviction } from './idle-eviction';
 import { InstanceLifecycle } from './instance-lifecycle';
-import { hasSupply, onlyWaits, place, type PlacementRules } from './placement';
+import { hasSupply, place, waitsOn, type PlacementRules } from './placement';
 import { abortReason, acquireTimeoutError, closedError, leasesOutError, leasesOutOf } from './pool-errors';
 import { PoolEvents } from './pool-events';
 import { PoolLease, type LeaseOwner } from './pool-lease';
 import { SERVICE_POOL_DEFAULTS, type ResolvedAcquire, type ResolvedPoolOptions } from './pool-options';
 import type { PooledInstance, PoolSlot } from './pooled-instance';
 import type { DestroyReason, PoolState, ServiceLease } from './types';
-import { Waiter, type StackHolder } from './waiter';
+import { UNSTAMPED, Waiter, type StackHolder } from './waiter';
 import { WaiterList } from './waiter-list';
 
 const now = (): number => performance.now();
@@ -89,7 +89,8 @@ export class PoolCore<T> implements LeaseOwner<T> {
       const lease = this.lendAtOnce(request, acquireSite);
       if (lease) return Promise.resolve(lease);
     }
-    const waiter = new Waiter<T>(this.waiters, request, now(), acquireSite);
+    // No clock reading per wait: the waiter list stamps the waiters of a turn at once, unless `waitedMs` is wanted.
+    const waiter = new Waiter<T>(this.waiters, request, this.events.acquireListened ? now() : UNSTAMPED, acquireSite);
     this.waiters.add(waiter);
     if (this.state === 'running') this.enqueue(waiter);
     else this.ensureStarted().then(() => this.enqueue(waiter), (error: unknown) => this.rejectWaiter(waiter, error));
@@ -110,7 +111,7 @@ export class PoolCore<T> implements LeaseOwner<T> {
     const instance = lease.instance as PooledInstance<T>;
     if (instance.lease !== lease) return RELEASED; // Unreachable: a lease outlives its instance only when ended.
     instance.lease = undefined;
-    if (this.events.has('pool:release')) {
+    if (this.events.releaseListened) {
       this.events.emit('pool:release', {
         pool: this.name,
         device: lease.device,
@@ -180,22 +181,19 @@ export class PoolCore<T> implements LeaseOwner<T> {
 
   private enqueue(waiter: Waiter<T>): void {
     if (waiter.settled) return;
-    const closed = this.closedError();
-    if (closed) {
-      this.rejectWaiter(waiter, closed);
-      return;
-    }
-    // Fail fast (unknown device, too large, factory failing) even when the queue is long; the
-    // common case (one device, every instance lent, nothing reserved) is a 'wait' without the pass.
-    const placement = onlyWaits(waiter.request, this.inventory.slots, this.rules) ?? place(waiter.request, this.inventory.slots, NO_CLAIMS, this.rules, backoffClock(this.inventory.slots));
-    if (placement.kind === 'fail') {
-      this.rejectWaiter(waiter, placement.error);
-      return;
-    }
-    if (placement.slot) waiter.target = placement.slot.info.id;
+    const closed = this.closing || this.state !== 'running' ? this.closedError() : undefined;
+    if (closed) return this.rejectWaiter(waiter, closed);
+    // The common case (one device, every instance lent, nothing reserved) can only wait: queued without
+    // a placement answer. Others fail fast here (unknown device, too large, factory failing), however long the queue.
+    const slots = this.inventory.slots;
+    const waitSlot = waitsOn(waiter.request, slots, this.rules);
+    const placement = waitSlot ? undefined : place(waiter.request, slots, NO_CLAIMS, this.rules, backoffClock(slots));
+    if (placement?.kind === 'fail') return this.rejectWaiter(waiter, placement.error);
+    const slot = waitSlot ?? placement?.slot;
+    if (slot) waiter.target = slot.info.id;
     this.waiters.setQueued(waiter, true);
     // A request that can only wait changes nothing for the others: no pass needed.
-    if (placement.kind !== 'wait' || this.rescanAll) this.dispatch();
+    if ((placement !== undefined && placement.kind !== 'wait') || this.rescanAll) this.dispatch();
   }
 
   /** Marks the waiter answered and forgets it; false when it already was. */
@@ -336,8 +334,10 @@ export class PoolCore<T> implements LeaseOwner<T> {
   private grant(instance: PooledInstance<T>, waiter: Waiter<T>): void {
     instance.fresh = false;
     this.settle(waiter);
-    const acquiredAt = this.timing || this.events.has('pool:acquire') ? now() : 0;
-    waiter.resolve(this.handOut(instance, waiter.acquireSite, acquiredAt, acquiredAt > 0 ? acquiredAt - waiter.startedAt : 0));
+    const acquiredAt = this.timing || this.events.acquireListened ? now() : 0;
+    // Unstamped: queued in this turn before anyone listened to pool:acquire.
+    const waitedMs = acquiredAt > 0 && waiter.startedAt !== UNSTAMPED ? acquiredAt - waiter.startedAt : 0;
+    waiter.resolve(this.handOut(instance, waiter.acquireSite, acquiredAt, waitedMs));
   }
 
   /** Makes the lease of a reserved instance: leak detection, `pool:acquire`. */
@@ -347,7 +347,7 @@ export class PoolCore<T> implements LeaseOwner<T> {
     instance.lease = lease;
     const leaseTimeoutMs = this.options.leaseTimeoutMs;
     if (leaseTimeoutMs !== undefined) lease.watch(this.name, leaseTimeoutMs, this.events);
-    if (this.events.has('pool:acquire')) {
+    if (this.events.acquireListened) {
       this.events.emit('pool:acquire', { pool: this.name, device: lease.device, instanceId: instance.id, memoryMb: lease.memoryMb, waitedMs });
     }
     return lease;

@@ -22,6 +22,10 @@ export class PoolEvents {
     'pool:lease-timeout': false,
     'pool:evict': false,
   };
+  /** `pool:acquire` has a listener (the hand-off path asks for it on every lease; a plain field reads fastest). */
+  acquireListened = false;
+  /** `pool:release` has a listener. */
+  releaseListened = false;
   /** Called when the first listener of an event is added. */
   onFirstListener: ((event: ServicePoolEventName) => void) | undefined;
 
@@ -32,7 +36,7 @@ export class PoolEvents {
   on<E extends ServicePoolEventName>(event: E, listener: PoolListener<E>): void {
     const first = !this.has(event);
     this.emitter.on(event, listener as (payload: unknown) => void);
-    this.listened[event] = true;
+    this.mark(event, true);
     if (first) this.onFirstListener?.(event);
   }
 
@@ -44,7 +48,7 @@ export class PoolEvents {
     this.onceWrappers.set(listener, wrapper);
     const first = !this.has(event);
     this.emitter.on(event, wrapper);
-    this.listened[event] = true;
+    this.mark(event, true);
     if (first) this.onFirstListener?.(event);
   }
 
@@ -52,7 +56,13 @@ export class PoolEvents {
     const wrapper = this.onceWrappers.get(listener);
     if (wrapper) this.emitter.off(event, wrapper);
     this.emitter.off(event, listener as (payload: unknown) => void);
-    this.listened[event] = this.emitter.listenerCount(event) > 0;
+    this.mark(event, this.emitter.listenerCount(event) > 0);
+  }
+
+  private mark(event: ServicePoolEventName, listened: boolean): void {
+    this.listened[event] = listened;
+    if (event === 'pool:acquire') this.acquireListened = listened;
+    else if (event === 'pool:release') this.releaseListened = listened;
   }
 
   emit<E extends ServicePoolEventName>(event: E, payload: ServicePoolEvents[E]): void {

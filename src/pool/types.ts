@@ -68,7 +68,11 @@ export interface ServicePoolOptions<T> {
   maxPerDevice?: number;
   /** Limits per device id (`'cpu'`, `'cuda:0'`, ...), overriding the pool-wide ones. */
   perDevice?: Record<string, DeviceLimits>;
-  /** How long an acquire waits before it fails with `PoolExhaustedError`; `Infinity` waits for ever. @defaultValue `30000` */
+  /**
+   * How long an acquire waits before it fails with `PoolExhaustedError`; `Infinity` waits for ever.
+   * Counted from the end of the event-loop turn the acquire was queued in (one clock reading
+   * for all the acquires of that turn), so it never fires early. @defaultValue `30000`
+   */
   acquireTimeoutMs?: number;
   /** How long an instance may stay idle before it is destroyed (never below the minimum). @defaultValue no eviction */
   idleTimeoutMs?: number;

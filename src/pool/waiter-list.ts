@@ -1,11 +1,18 @@
 import { performance } from 'node:perf_hooks';
-import type { Waiter, WaiterOwner } from './waiter';
+import { UNSTAMPED, type Waiter, type WaiterOwner } from './waiter';
 
 /**
  * The unanswered acquires in arrival order (first come, first served), with one timer
  * for all their deadlines and their abort listeners. Adding and removing are O(1); the
  * timer is armed for the earliest deadline only, so waiting costs no timer per request
  * and an acquire that never waits costs none at all.
+ *
+ * Nor does waiting cost a clock reading per request: a waiter queued without a start time
+ * ({@link UNSTAMPED}) is stamped, with every other one queued since, by one reading at the
+ * end of the event-loop turn (one `setImmediate` per turn that queued any), or by an earlier
+ * reading of the list's (a deadline sweep). A stamp is never earlier than the acquire, so a
+ * timeout never fires early; it counts from the end of the turn the acquire was queued in.
+ * A waiter served within that turn is never stamped at all.
  */
 export class WaiterList<T> implements WaiterOwner<T> {
   private head: Waiter<T> | undefined;
@@ -18,6 +25,15 @@ export class WaiterList<T> implements WaiterOwner<T> {
   private timed = 0;
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Infinity;
+  /** The oldest waiter that may still be unstamped; every later one may be too, every earlier one is stamped. */
+  private unstampedFrom: Waiter<T> | undefined;
+  /** A stamp at the end of this turn is scheduled. */
+  private stampScheduled = false;
+  private readonly stampLater = (): void => {
+    this.stampScheduled = false;
+    if (this.unstampedFrom) this.armFor(this.stamp(performance.now()));
+  };
+  private readonly onTimer = (): void => this.expire();
 
   constructor(
     private readonly onExpired: (waiter: Waiter<T>) => void,
@@ -48,10 +64,16 @@ export class WaiterList<T> implements WaiterOwner<T> {
     this.tail = waiter;
     waiter.listed = true;
     this.count += 1;
-    if (waiter.deadline !== Infinity) {
+    if (waiter.request.timeoutMs !== Infinity) {
       this.timed += 1;
-      if (waiter.deadline < this.timerAt) this.arm(waiter.deadline);
-    }
+      if (waiter.startedAt === UNSTAMPED) {
+        this.unstampedFrom ??= waiter;
+        if (!this.stampScheduled) {
+          this.stampScheduled = true;
+          setImmediate(this.stampLater);
+        }
+      } else if (waiter.deadline < this.timerAt) this.arm(waiter.deadline);
+    } else if (waiter.startedAt === UNSTAMPED) this.unstampedFrom ??= waiter;
     waiter.request.signal?.addEventListener('abort', waiter, { once: true });
   }
 
@@ -59,6 +81,7 @@ export class WaiterList<T> implements WaiterOwner<T> {
   remove(waiter: Waiter<T>): void {
     if (!waiter.listed) return;
     this.setQueued(waiter, false);
+    if (waiter === this.unstampedFrom) this.unstampedFrom = waiter.next;
     if (waiter.prev) waiter.prev.next = waiter.next;
     else this.head = waiter.next;
     if (waiter.next) waiter.next.prev = waiter.prev;
@@ -68,7 +91,7 @@ export class WaiterList<T> implements WaiterOwner<T> {
     waiter.listed = false;
     this.count -= 1;
     waiter.request.signal?.removeEventListener('abort', waiter);
-    if (waiter.deadline !== Infinity) {
+    if (waiter.request.timeoutMs !== Infinity) {
       this.timed -= 1;
       // Nothing else has a deadline: do not keep the process alive for this one's.
       if (this.timed === 0) this.disarm();
@@ -118,11 +141,34 @@ export class WaiterList<T> implements WaiterOwner<T> {
     this.onAborted(waiter);
   }
 
+  /**
+   * Stamps every unstamped waiter with `time` (a reading taken after they were queued) and
+   * answers the earliest deadline among them (Infinity for none).
+   */
+  private stamp(time: number): number {
+    let earliest = Infinity;
+    for (let waiter = this.unstampedFrom; waiter; waiter = waiter.next) {
+      if (waiter.startedAt !== UNSTAMPED) continue; // stamped at once (someone wanted waitedMs)
+      waiter.startedAt = time;
+      const timeoutMs = waiter.request.timeoutMs;
+      if (timeoutMs !== Infinity) {
+        waiter.deadline = time + timeoutMs;
+        if (waiter.deadline < earliest) earliest = waiter.deadline;
+      }
+    }
+    this.unstampedFrom = undefined;
+    return earliest;
+  }
+
+  private armFor(deadline: number): void {
+    if (deadline < this.timerAt) this.arm(deadline);
+  }
+
   private arm(at: number): void {
     clearTimeout(this.timer);
     this.timerAt = at;
     // Not unref'd: someone awaits these acquires, so the process must live to settle them.
-    this.timer = setTimeout(() => this.expire(), Math.max(0, at - performance.now()));
+    this.timer = setTimeout(this.onTimer, Math.max(0, at - performance.now()));
   }
 
   private disarm(): void {
@@ -136,6 +182,7 @@ export class WaiterList<T> implements WaiterOwner<T> {
     this.timer = undefined;
     this.timerAt = Infinity;
     const now = performance.now();
+    if (this.unstampedFrom) this.stamp(now);
     const expired: Waiter<T>[] = [];
     let next = Infinity;
     for (let waiter = this.head; waiter; waiter = waiter.next) {

@@ -1,6 +1,9 @@
 import type { ResolvedAcquire } from './pool-options';
 import type { ServiceLease } from './types';
 
+/** A waiter's `startedAt` before the clock was read for it (performance.now() is never negative). */
+export const UNSTAMPED = -1;
+
 /** What a waiter reports to the list that holds it. */
 export interface WaiterOwner<T> {
   aborted(waiter: Waiter<T>): void;
@@ -28,8 +31,14 @@ export class Waiter<T> {
   settled = false;
   /** The device the request is waiting for, for stats and error messages. */
   target: string | undefined;
-  /** performance.now() past which the acquire fails; Infinity for none. */
-  readonly deadline: number;
+  /**
+   * performance.now() when the wait began, {@link UNSTAMPED} until the {@link WaiterList}
+   * stamps it (at the end of the event-loop turn it was queued in, or on the first clock
+   * reading before that); taken at once when someone needs `waitedMs`.
+   */
+  startedAt: number;
+  /** performance.now() past which the acquire fails; Infinity for none, and until stamped. */
+  deadline = Infinity;
   /** What the acquire returned. */
   readonly promise: Promise<ServiceLease<T>>;
   readonly resolve: (lease: ServiceLease<T>) => void;
@@ -38,7 +47,7 @@ export class Waiter<T> {
   constructor(
     private readonly owner: WaiterOwner<T>,
     readonly request: ResolvedAcquire,
-    readonly startedAt: number,
+    startedAt: number,
     /** Where the acquire was called (leak detection). */
     readonly acquireSite: StackHolder | undefined,
   ) {
@@ -46,7 +55,8 @@ export class Waiter<T> {
     this.resolve = captured.resolve!;
     this.reject = captured.reject!;
     this.target = request.device === 'auto' ? undefined : request.device;
-    this.deadline = request.timeoutMs === Infinity ? Infinity : startedAt + request.timeoutMs;
+    this.startedAt = startedAt;
+    if (startedAt !== UNSTAMPED && request.timeoutMs !== Infinity) this.deadline = startedAt + request.timeoutMs;
   }
 
   /** The abort listener (an EventListener object). */

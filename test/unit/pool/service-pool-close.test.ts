@@ -100,6 +100,8 @@ describe('ServicePool timers', () => {
     const held = await Promise.all([pool.acquire(), pool.acquire()]);
     const waiting = Array.from({ length: 50 }, () => pool.acquire());
     expect(pool.stats().totals.waiting).toBe(50);
+    // The deadlines are stamped (and the one timer armed) at the end of the turn.
+    await new Promise((resolve) => setImmediate(resolve));
     expect(timers).toHaveBeenCalledTimes(1);
     for (const lease of held) await lease.release();
     for (const pending of waiting) await (await pending).release();
