@@ -424,6 +424,10 @@ export class MaintenanceTaskRunner implements RunnerCore {
       outcome = { kind: 'failed', reason: 'device_unavailable', retryable: false, error: { name: 'DeviceUnavailableError', message, code: 'DEVICE_UNAVAILABLE' } };
     } else if ('failure' in loaded) {
       outcome = loaded.failure;
+    } else if (!this.leaseClock.valid(task.id) && !(await this.leases.holdsLease(task))) {
+      // Checked again right before process(): the process was frozen (or blocked on a log
+      // write) while the start was announced and the processor loaded, past the lease.
+      outcome = { kind: 'lease_lost' };
     } else {
       processor = loaded.processor;
       const limit = this.up.settings.enableResourceTracking ? processor.resources?.().memoryLimitMb : undefined;
