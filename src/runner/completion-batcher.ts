@@ -28,12 +28,19 @@ export class CompletionBatcher {
     return this.completions.length + this.writing;
   }
 
-  /** A runner with this many results unwritten (its database is slow or away) claims nothing more until they are stored. */
-  static readonly MAX_UNWRITTEN = 1000;
+  /**
+   * A runner with this many results unwritten (its database is slow or away) claims nothing
+   * more until they are stored: concurrency + maxQueueSize, as many as it may hold claimed and
+   * unfinished. So a runner killed mid-write leaves at most that many finished tasks to be run
+   * again, and one whose writes fail stops claiming instead of running far ahead of what is stored.
+   */
+  get maxUnwritten(): number {
+    return this.r.options.concurrency + this.r.up.settings.maxQueueSize;
+  }
 
   /** True while the results waiting to be stored are at the bound: the claim loop waits. */
   get backedUp(): boolean {
-    return this.unwritten >= CompletionBatcher.MAX_UNWRITTEN;
+    return this.unwritten >= this.maxUnwritten;
   }
   flushing: Promise<void> = Promise.resolve();
 
