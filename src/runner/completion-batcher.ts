@@ -31,8 +31,9 @@ export class CompletionBatcher {
   /**
    * A runner with this many results unwritten (its database is slow or away) claims nothing
    * more until they are stored: concurrency + maxQueueSize, as many as it may hold claimed and
-   * unfinished. So a runner killed mid-write leaves at most that many finished tasks to be run
-   * again, and one whose writes fail stops claiming instead of running far ahead of what is stored.
+   * unfinished. The tasks it holds then still finish, so at most about twice that many wait:
+   * a runner killed mid-write leaves that many finished tasks at most to be run again, and one
+   * whose writes fail stops claiming instead of running far ahead of what is stored.
    */
   get maxUnwritten(): number {
     return this.r.options.concurrency + this.r.up.settings.maxQueueSize;

@@ -148,7 +148,7 @@ export class OutcomeWriter {
         return;
       }
       case 'lease_lost':
-        this.r.up.logger.warn(`task ${task.id}: lease lost while running; its result is dropped (another runner owns it now)`);
+        this.r.up.logger.warn(`task ${task.id}: lease lost while this runner held it; nothing of it is written (another runner owns it now)`);
         return;
     }
   }

@@ -55,7 +55,16 @@ describe.skipIf(problem)(`the lease check right before process(), on ${TEST_DB}`
     });
     // When the blocked runner asks the database whether it still holds the task, another runner
     // has rescued it and run it meanwhile (what a second process does while this one is stopped).
+    // Its overdue heartbeat waits for that too, as it would in a stopped process (it would renew
+    // the lease before the other runner's rescue otherwise).
     const store = blockedSide.internals.runnerStore;
+    let otherRan!: () => void;
+    const tookOver = new Promise<void>((resolve) => (otherRan = resolve));
+    const heartbeat = store.heartbeat.bind(store);
+    store.heartbeat = async (...args) => {
+      if (blockedOnce) await tookOver;
+      return heartbeat(...args);
+    };
     const renewLease = store.renewLease.bind(store);
     let askedAfterBlock = 0;
     store.renewLease = async (...args) => {
@@ -65,6 +74,7 @@ describe.skipIf(problem)(`the lease check right before process(), on ${TEST_DB}`
           await other.start();
           await waitFor(() => executions.get(task.id)?.includes('other-runner'));
         }
+        otherRan();
       }
       return renewLease(...args);
     };
@@ -74,6 +84,7 @@ describe.skipIf(problem)(`the lease check right before process(), on ${TEST_DB}`
     // Before the fix the blocked runner went on into process() with the lease long gone.
     expect(executions.get(task.id)).toEqual(['other-runner']);
     expect(askedAfterBlock).toBe(1);
+    await waitFor(() => blocked.stats().inFlight === 0);
     await waitFor(async () => (await otherSide.getTask(task.id))?.status === 'COMPLETED');
     await new Promise((r) => setTimeout(r, 200));
     expect(executions.get(task.id)).toEqual(['other-runner']);
