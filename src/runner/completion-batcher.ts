@@ -28,20 +28,12 @@ export class CompletionBatcher {
     return this.completions.length + this.writing;
   }
 
-  /**
-   * A runner with this many results unwritten (its database is slow or away) claims nothing
-   * more until they are stored: concurrency + maxQueueSize, as many as it may hold claimed and
-   * unfinished. The tasks it holds then still finish, so at most about twice that many wait:
-   * a runner killed mid-write leaves that many finished tasks at most to be run again, and one
-   * whose writes fail stops claiming instead of running far ahead of what is stored.
-   */
-  get maxUnwritten(): number {
-    return this.r.options.concurrency + this.r.up.settings.maxQueueSize;
-  }
+  /** A runner with this many results unwritten (its database is slow or away) claims nothing more until they are stored. */
+  static readonly MAX_UNWRITTEN = 1000;
 
   /** True while the results waiting to be stored are at the bound: the claim loop waits. */
   get backedUp(): boolean {
-    return this.unwritten >= this.maxUnwritten;
+    return this.unwritten >= CompletionBatcher.MAX_UNWRITTEN;
   }
   flushing: Promise<void> = Promise.resolve();
 

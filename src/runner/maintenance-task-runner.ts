@@ -105,8 +105,8 @@ export class MaintenanceTaskRunner implements RunnerCore {
   /**
    * What this runner has done so far, and what it holds now: `inFlight` tasks running,
    * `buffered` claimed and waiting in the local queue, `unwritten` finished with their result
-   * not yet stored (batched writes; at concurrency + maxQueueSize the runner claims nothing
-   * more until they are).
+   * not yet stored (batched writes; they count against the claim room, and at 1,000 the
+   * runner claims nothing more until they are).
    */
   stats(): RunnerStats & { inFlight: number; buffered: number; unwritten: number } {
     return { ...this.counters, inFlight: this.inFlight.size, buffered: this.queue.size, unwritten: this.batcher.unwritten };

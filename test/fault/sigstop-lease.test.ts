@@ -69,6 +69,12 @@ describe.each(backends)('a runner frozen with SIGSTOP past its lease on %s', (db
       `[${db}] A frozen ${frozenMs} ms (lease 3000 ms) holding ${held.length} tasks (${running.length} running, ${finished.length} finished unwritten, ${queued.length} queued); ` +
         `after SIGCONT A started ${lateStarts.length} of them without a valid lease; ${twice.length} tasks not running at the freeze ran twice`,
     );
+    for (const id of new Set([...lateStarts.map((e) => e.taskId), ...twice])) {
+      const trace = executions.filter((e) => e.taskId === id).map((e) => `${e.kind}:${e.pid === a.pid ? 'a' : 'b'}@${e.attempt}+${e.at - thawedAt}`).join(' ');
+      const row = rows.find((r) => r.id === id);
+      // eslint-disable-next-line no-console
+      console.log(`  [${db}] ${id}: ${trace} (ms after the wake; frozen ${frozenAt - thawedAt}); held at the freeze: attempt ${held.find((h) => h.id === id)?.attempts ?? '-'}; row ${row?.status} attempts=${row?.attempts}`);
+    }
     expect(frozenMs).toBeGreaterThanOrEqual(3000 - 500); // the lease less a heartbeat, and B rescued them all: their leases expired
     expect(queued.length).toBeGreaterThan(0);
     expect(lateStarts.map((e) => e.taskId), 'started by the woken runner without a valid lease').toEqual([]);
