@@ -119,15 +119,28 @@ export class ClaimLoop {
    * counts an attempt against them.
    */
   async adoptUnknownClaims(): Promise<void> {
-    const held = await this.r.up.runnerStore.findHeldBy(this.r.id, 10_000);
+    const releasedMeanwhile = this.r.leaseClock.watchReleases();
+    const held = await this.r.up.runnerStore.findHeldBy(this.r.id, 10_000).catch((error: unknown) => {
+      releasedMeanwhile();
+      throw error;
+    });
+    const released = releasedMeanwhile();
     this.claimUncertain = false;
-    const unknown = held.filter((task) => !this.r.leaseClock.has(task.id) && task.leaseExpiresAt);
+    // Not unknown: tasks this process finished or let go of while the read was on its way (the
+    // read saw them WORKING before their completion committed), and any it still tracks.
+    const unknown = held.filter((task) => !this.r.leaseClock.has(task.id) && !released.has(task.id) && !this.tracks(task.id) && task.leaseExpiresAt);
     if (!unknown.length) return;
     for (const task of unknown) this.r.leaseClock.holdUntil(task.id, task.leaseExpiresAt!.getTime());
     if (this.r.stopping) return void (await this.r.outcomes.handBack(unknown, 'shutdown'));
     for (const task of unknown) this.enqueueLocal(task);
     this.r.counters.claimed += unknown.length;
     this.r.up.logger.info(`runner ${this.r.id}: took up ${unknown.length} task(s) claimed by a claim whose reply was lost`);
+  }
+
+  /** True while the task runs here, waits in the local queue or waits for its result to be written. */
+  private tracks(id: string): boolean {
+    const { r } = this;
+    return r.inFlight.has(id) || r.queue.list().some((q) => q.task.id === id) || r.batcher.completions.some((c) => c.task.id === id) || r.batcher.writingBatch.some((c) => c.task.id === id);
   }
 
   /** With one healthy device, the claim itself records it: no extra write per task. */

@@ -36,6 +36,23 @@ export class LeaseClock {
   /** The task is no longer held (written, handed back, dropped). */
   forget(id: string): void {
     this.until.delete(id);
+    this.released?.add(id);
+  }
+
+  /** Ids forgotten since {@link LeaseClock.watchReleases} began, while a read of held rows is on its way. */
+  private released: Set<string> | undefined;
+
+  /**
+   * Starts noting the tasks this process lets go of, until the returned function is called;
+   * it returns them. A read of "rows this runner holds" taken meanwhile may still show them
+   * WORKING (their completion committed after the read): they are not unknown claims.
+   */
+  watchReleases(): () => Set<string> {
+    const released = (this.released = new Set());
+    return () => {
+      if (this.released === released) this.released = undefined;
+      return released;
+    };
   }
 
   /** Tasks on the clock. */

@@ -3,6 +3,9 @@
 // listeners may block: a log line into a full pipe is a synchronous write) and loads the
 // processor. A process blocked or stopped there past its lease must not run a task that another
 // runner has rescued meanwhile (issue 7's SIGSTOP fault test hit this window under load).
+// And a runner that takes up "unknown" claims after a claim failed in flight must not take up a
+// task it finished itself while its read of held rows was on its way (the PostgreSQL-restart
+// fault test saw one task run twice by the same runner and attempt that way).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DataSource } from 'typeorm';
 import { IsString } from 'class-validator';
@@ -37,6 +40,51 @@ describe.skipIf(problem)(`the lease check right before process(), on ${TEST_DB}`
   });
   afterAll(async () => {
     await close?.();
+  });
+
+  it('a read of held rows taken while a completion commits does not make that finished task an unknown claim to run again', async () => {
+    const up = new Upkeep({ dataSource, processors: [RecordProcessor] });
+    const task = await up.createTask(RecordProcessor.create({ label: 'adopt' }));
+    const store = up.internals.runnerStore;
+    // The completion of the task waits until the runner's read of its held rows has been taken.
+    let completionWaiting = false;
+    let letCompletionGo!: () => void;
+    const completionGate = new Promise<void>((resolve) => (letCompletionGo = resolve));
+    const completeMany = store.completeMany.bind(store);
+    store.completeMany = async (...args) => {
+      if (args[1].some((row) => row.id === task.id)) {
+        completionWaiting = true;
+        await completionGate;
+      }
+      return completeMany(...args);
+    };
+    // The second claim fails in flight (its reply lost, as far as the runner knows), so the
+    // runner reads the rows it holds to take up any claim that committed unseen.
+    const claim = store.claim.bind(store);
+    let claims = 0;
+    store.claim = async (...args) => {
+      if (++claims === 2) throw Object.assign(new Error('Connection terminated unexpectedly'), { code: 'ECONNRESET' });
+      return claim(...args);
+    };
+    const runner = up.createRunner({ runnerId: 'adopting-runner', concurrency: 1, pollIntervalMs: 20, leaseMs: 60_000, listen: false });
+    // That read sees the task WORKING; its reply is handled after the completion committed.
+    const findHeldBy = store.findHeldBy.bind(store);
+    let reads = 0;
+    store.findHeldBy = async (...args) => {
+      reads += 1;
+      await waitFor(() => completionWaiting);
+      const rows = await findHeldBy(...args);
+      letCompletionGo();
+      await waitFor(async () => (await up.getTask(task.id))?.status === 'COMPLETED' && !runner.leaseClock.has(task.id));
+      return rows;
+    };
+    await runner.start();
+    await waitFor(() => reads > 0 && claims > 2, 10_000);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(executions.get(task.id)).toEqual(['adopting-runner']);
+    expect((await up.getTask(task.id))).toMatchObject({ status: 'COMPLETED', attempts: 1 });
+    await runner.stop();
+    await up.close();
   });
 
   it('a runner blocked past its lease while announcing a start does not run the task another runner took over', async () => {
