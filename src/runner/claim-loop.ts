@@ -152,6 +152,10 @@ export class ClaimLoop {
 
   enqueueLocal(task: MaintenanceTask): void {
     const routing = placementDevice(task) ?? ANY;
+    // An older claim of the same task still waiting here lost its lease meanwhile (the task was
+    // rescued while this process was frozen or its heartbeats failed, and this runner claimed it
+    // again): the new claim replaces it, so the stale attempt never starts on the new lease.
+    if (this.r.queue.has(task.id)) this.r.queue.remove(task.id);
     if (!this.r.queue.add(task, task.priority, routing)) {
       // Cannot happen while claims respect the bound; hand it back rather than lose it.
       void this.r.outcomes.handBack([task], 'queue_timeout');

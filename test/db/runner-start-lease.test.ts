@@ -26,6 +26,30 @@ class RecordProcessor extends MaintenanceTaskProcessor<{ label: string }> {
   }
 }
 
+const attemptsRun = new Map<string, number[]>();
+let releaseHold: () => void = () => undefined;
+
+/** Its first attempt of label 'hold' waits for `releaseHold()`; every attempt is recorded. */
+@Processor('start-lease-hold')
+class HoldFirstProcessor extends MaintenanceTaskProcessor<{ label: string }> {
+  @IsString()
+  label = 'x';
+
+  async process(task: MaintenanceTask, ctx: TaskContext) {
+    attemptsRun.set(task.id, [...(attemptsRun.get(task.id) ?? []), ctx.attempt]);
+    if (ctx.attempt === 1 && this.label === 'hold') await new Promise<void>((resolve) => (releaseHold = resolve));
+    return { label: this.label };
+  }
+}
+
+/** A type no task here has: a runner of it only rescues expired leases. */
+@Processor('start-lease-other')
+class OtherProcessor extends MaintenanceTaskProcessor {
+  process() {
+    return {};
+  }
+}
+
 /** Blocks the event loop for `ms`, as a stopped process or a blocking write would. */
 function blockFor(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
@@ -85,6 +109,37 @@ describe.skipIf(problem)(`the lease check right before process(), on ${TEST_DB}`
     expect((await up.getTask(task.id))).toMatchObject({ status: 'COMPLETED', attempts: 1 });
     await runner.stop();
     await up.close();
+  });
+
+  it('a queued task rescued and claimed again by the same runner runs once, as the new claim, not the stale one', async () => {
+    const side = new Upkeep({ dataSource, processors: [HoldFirstProcessor] });
+    const rescuer = new Upkeep({ dataSource, processors: [OtherProcessor] });
+    const running = await side.createTask(HoldFirstProcessor.create({ label: 'hold' }), { priority: 10 });
+    const queued = await side.createTask(HoldFirstProcessor.create({ label: 'queued' }));
+    // The heartbeat renews the running task only: the queued one's lease lapses (as when a
+    // frozen process wakes, or its renewals failed), so another runner rescues it.
+    const store = side.internals.runnerStore;
+    const heartbeat = store.heartbeat.bind(store);
+    store.heartbeat = (runnerId, ids, ...rest) => heartbeat(runnerId, ids.filter((id) => id !== queued.id), ...rest);
+    const runner = side.createRunner({ runnerId: 'reclaiming-runner', concurrency: 1, claimBatchSize: 4, leaseMs: 400, heartbeatIntervalMs: 100, rescueIntervalMs: 600_000, pollIntervalMs: 20, listen: false });
+    await runner.start();
+    await waitFor(() => attemptsRun.get(running.id)?.length === 1 && runner.queuedCount === 1);
+    const other = rescuer.createRunner({ runnerId: 'rescuing-runner', concurrency: 1, rescueIntervalMs: 50, pollIntervalMs: 20, listen: false });
+    await other.start();
+    // This runner claims it again while its old claim (attempt 1) still waits in the queue.
+    await waitFor(async () => (await side.getTask(queued.id))?.attempts === 2, 10_000);
+    await new Promise((r) => setTimeout(r, 200));
+    releaseHold();
+    await waitFor(async () => (await side.getTask(queued.id))?.status === 'COMPLETED', 10_000);
+    await new Promise((r) => setTimeout(r, 300));
+    // Before the fix the new claim could not join the queue and was handed back (and claimed
+    // again, over and over), and the stale claim could start on the new claim's lease.
+    expect(attemptsRun.get(queued.id)).toEqual([2]);
+    expect(await side.getTask(queued.id)).toMatchObject({ status: 'COMPLETED', attempts: 2 });
+    await other.stop();
+    await runner.stop();
+    await side.close();
+    await rescuer.close();
   });
 
   it('a runner blocked past its lease while announcing a start does not run the task another runner took over', async () => {
