@@ -140,7 +140,7 @@ export class ClaimLoop {
   /** True while the task runs here, waits in the local queue or waits for its result to be written. */
   private tracks(id: string): boolean {
     const { r } = this;
-    return r.inFlight.has(id) || r.queue.list().some((q) => q.task.id === id) || r.batcher.completions.some((c) => c.task.id === id) || r.batcher.writingBatch.some((c) => c.task.id === id);
+    return r.inFlight.has(id) || r.queue.has(id) || r.batcher.completions.some((c) => c.task.id === id) || r.batcher.writingBatch.some((c) => c.task.id === id);
   }
 
   /** With one healthy device, the claim itself records it: no extra write per task. */
